@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace relais::base {
+namespace {
+
+Result<int> ParsePositive(int v) {
+  if (v <= 0) return InvalidInput("not_positive", "value must be positive");
+  return v;
+}
+
+Result<int> Doubled(int v) {
+  RELAIS_ASSIGN_OR_RETURN(int x, ParsePositive(v));
+  return 2 * x;
+}
+
+TEST(ResultTest, CarriesValueOrError) {
+  auto ok = Doubled(4);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(*ok, 8);
+  auto bad = Doubled(-1);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(bad.error().code, "not_positive");
+  EXPECT_EQ(bad.error().ToString(), "not_positive: value must be positive");
+}
+
+TEST(ResultDeathTest, ValueOnErrorAborts) {
+  Result<int> r = InvalidInput("x", "y");
+  EXPECT_DEATH((void)r.value(), "invariant broken");
+}
+
+TEST(BytesTest, HexRoundTrip) {
+  Bytes b = {0x00, 0x7f, 0xff, 0x10};
+  EXPECT_EQ(HexEncode(b), "007fff10");
+  auto back = HexDecode("007FFF10");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, b);
+  EXPECT_EQ(HexDecode("abc").error().code, "bad_hex");
+  EXPECT_EQ(HexDecode("zz").error().code, "bad_hex");
+}
+
+TEST(BytesTest, BigEndianLayouts) {
+  Bytes out;
+  AppendU32(out, 0x01020304);
+  AppendLengthPrefixed(out, AsBytes("ab"));
+  EXPECT_EQ(HexEncode(out), "01020304000000026162");
+}
+
+TEST(TimeTest, ParsesIsoForms) {
+  EXPECT_EQ(*ParseIsoTime("1970-01-01"), 0);
+  EXPECT_EQ(*ParseIsoTime("2026-04-01T00:00:00Z"), 1775001600000);
+  EXPECT_EQ(*ParseIsoTime("2026-04-01T02:00:00+02:00"), 1775001600000);
+  EXPECT_EQ(*ParseIsoTime("2026-04-01T00:00:00.250Z"), 1775001600250);
+  EXPECT_EQ(FormatIsoUtc(1775001600250), "2026-04-01T00:00:00.250Z");
+}
+
+TEST(TimeTest, RejectsMalformedDates) {
+  for (const char* bad : {"2026-02-30", "2026-13-01", "26-01-01", "2026-01-01T25:00",
+                          "2026-01-01Txx", "2026-01-01T10:00Zjunk", ""}) {
+    auto r = ParseIsoTime(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "bad_date") << bad;
+  }
+}
+
+TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
+  ManualClock clock(1000);
+  EXPECT_EQ(clock.NowMs(), 1000);
+  clock.Advance(kMsPerHour);
+  EXPECT_EQ(clock.NowMs(), 1000 + kMsPerHour);
+}
+
+}  // namespace
+}  // namespace relais::base

@@ -1,0 +1,48 @@
+// Injectable time. Deadline logic asks a Clock, never the system directly, so tests drive time.
+//
+// Times are milliseconds since the Unix epoch, UTC (the same unit as the envelope's emittedAt and
+// dueAt). Implementations are thread-safe.
+#ifndef RELAIS_BASE_CLOCK_H_
+#define RELAIS_BASE_CLOCK_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace relais::base {
+
+using TimeMs = int64_t;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimeMs NowMs() const = 0;
+};
+
+// Wall clock (CLOCK_REALTIME).
+class SystemClock final : public Clock {
+ public:
+  TimeMs NowMs() const override;
+};
+
+// Time that moves only when told to: for tests and for the broker's test-only clock option.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(TimeMs start) : now_(start) {}
+  TimeMs NowMs() const override { return now_.load(); }
+  void Set(TimeMs t) { now_.store(t); }
+  void Advance(TimeMs delta) { now_.fetch_add(delta); }
+
+ private:
+  std::atomic<TimeMs> now_;
+};
+
+// Monotonic microseconds, for measuring durations (latency, timeouts), never for deadlines.
+int64_t MonotonicMicros();
+
+constexpr TimeMs kMsPerSecond = 1000;
+constexpr TimeMs kMsPerHour = 3600 * kMsPerSecond;
+constexpr TimeMs kMsPerDay = 24 * kMsPerHour;
+
+}  // namespace relais::base
+
+#endif  // RELAIS_BASE_CLOCK_H_

@@ -1,0 +1,60 @@
+// Multi-recipient sealing, signing and opening of envelopes. See docs/envelope.md for the exact
+// byte layouts (they are covered by known-answer tests and must not drift).
+//
+//   contentKey   = 32 random bytes
+//   body         = nonce(24) ‖ XChaCha20-Poly1305-IETF(contentKey, nonce, EventBody,
+//                                                      aad = BLAKE2b-256(header bytes))
+//   wrap[i]      = crypto_box_seal(contentKey, recipient[i].seal_public)
+//   bodyDigest   = BLAKE2b-256(body)
+//   wrapsDigest  = BLAKE2b-256( for each wrap in order: lp(agency) ‖ lp(keyId) ‖ lp(sealedKey) )
+//   signature    = Ed25519(emitter, "relais-envelope-v1" ‖ BLAKE2b-256(header) ‖ bodyDigest ‖
+//                                    wrapsDigest)
+// where lp(x) is a 4-byte big-endian length followed by x.
+#ifndef RELAIS_CRYPTO_SEAL_H_
+#define RELAIS_CRYPTO_SEAL_H_
+
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "crypto/hash.h"
+#include "crypto/identity.h"
+#include "schema/envelope.h"
+#include "schema/events.h"
+
+namespace relais::crypto {
+
+struct RecipientKey {
+  std::string agency;
+  std::string key_id;
+  base::Bytes seal_public;  // X25519, 32 bytes
+};
+
+Digest HeaderHash(base::ByteView header_bytes);
+Digest WrapsDigest(const std::vector<schema::Wrap>& wraps);
+// "relais-envelope-v1" ‖ headerHash ‖ bodyDigest ‖ wrapsDigest.
+base::Bytes EnvelopeSigningMessage(const Digest& header_hash, base::ByteView body_digest,
+                                   base::ByteView wraps_digest);
+
+// Encodes `header`, seals `body` for every recipient and signs. The header's emitter_key_id must
+// already be set. Errors: kInvalidInput "bad_recipient_key" naming the agency.
+base::Result<schema::Envelope> SealEnvelope(const schema::Header& header,
+                                            const schema::EventBody& body,
+                                            const std::vector<RecipientKey>& recipients,
+                                            const Secret& emitter_sign_secret);
+
+// Recomputes both digests and checks the signature. kUnauthenticated "bad_signature" or
+// "digest_mismatch"; never reveals which byte differed.
+base::Status VerifyEnvelope(const schema::Envelope& envelope, base::ByteView emitter_sign_public);
+
+// Opens the body as `me`: finds the wrap for me.pub.agency_id (kNotAuthorised "not_a_recipient"),
+// unseals the content key, decrypts with the header hash as associated data and decodes.
+// Any authentication failure is kUnauthenticated "cannot_open". Does not verify the signature:
+// call VerifyEnvelope first.
+base::Result<schema::EventBody> OpenEnvelope(const schema::Envelope& envelope,
+                                             const AgencyIdentity& me);
+
+}  // namespace relais::crypto
+
+#endif  // RELAIS_CRYPTO_SEAL_H_
