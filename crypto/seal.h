@@ -32,6 +32,11 @@ struct RecipientKey {
 };
 
 Digest HeaderHash(base::ByteView header_bytes);
+// The canonical wraps layout: for each wrap in order, lp(agency) ‖ lp(keyId) ‖ lp(sealedKey).
+// The journal stores wraps in this form; wrapsDigest = BLAKE2b-256(CanonicalWraps(wraps)).
+base::Bytes CanonicalWraps(const std::vector<schema::Wrap>& wraps);
+// Inverse of CanonicalWraps; kInvalidInput "malformed_wraps" on truncation or trailing bytes.
+base::Result<std::vector<schema::Wrap>> ParseCanonicalWraps(base::ByteView bytes);
 Digest WrapsDigest(const std::vector<schema::Wrap>& wraps);
 // "relais-envelope-v1" ‖ headerHash ‖ bodyDigest ‖ wrapsDigest.
 base::Bytes EnvelopeSigningMessage(const Digest& header_hash, base::ByteView body_digest,
