@@ -6,7 +6,7 @@ namespace relais::crypto {
 
 base::Bytes RandomBytes(size_t n) {
   base::Bytes out(n);
-  randombytes_buf(out.data(), n);
+  if (n > 0) randombytes_buf(out.data(), n);  // data() may be null when empty (nonnull argument)
   return out;
 }
 

@@ -52,7 +52,9 @@ enum class ReferralKind : uint16_t {
 constexpr int kReferralKindCount = 7;
 
 enum class Tier : uint16_t { kNotice = 0, kReferral };
+constexpr int kTierCount = 2;
 enum class LegalBasis : uint16_t { kConsent = 0, kNoticeAllowed, kLegalObligation, kVitalInterest };
+constexpr int kLegalBasisCount = 4;
 enum class Purpose : uint16_t {
   kUnspecified = 0,
   kHousing,
@@ -61,6 +63,7 @@ enum class Purpose : uint16_t {
   kEmployment,
   kOther,
 };
+constexpr int kPurposeCount = 6;
 enum class DeclineReason : uint16_t {
   kNone = 0,
   kNoCapacity,
@@ -68,10 +71,13 @@ enum class DeclineReason : uint16_t {
   kPersonUnreachable,
   kOther,
 };
+constexpr int kDeclineReasonCount = 5;
 enum class ConsentMethod : uint16_t { kWritten = 0, kOral, kAssisted };
+constexpr int kConsentMethodCount = 3;
 
 // Stable snake_case names used in JSON, CLI flags, logs and docs ("hospital_discharge", ...).
-// Parse* return std::nullopt for an unknown name.
+// Parse* return std::nullopt for an unknown name. A value outside its enum's range (only possible
+// through a cast) is named "invalid"; no Parse* ever returns it.
 const char* EventKindName(EventKind k);
 std::optional<EventKind> ParseEventKind(std::string_view name);
 const char* ReferralKindName(ReferralKind k);

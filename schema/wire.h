@@ -3,7 +3,9 @@
 #define RELAIS_SCHEMA_WIRE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -12,6 +14,10 @@
 namespace relais::schema {
 
 enum class AckStatus : uint16_t { kOk = 0, kTransient, kFatal };
+constexpr int kAckStatusCount = 3;
+// "ok", "transient", "fatal"; "invalid" outside the range.
+const char* AckStatusName(AckStatus s);
+std::optional<AckStatus> ParseAckStatus(std::string_view name);
 
 struct Publish {
   Envelope envelope;

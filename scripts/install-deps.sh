@@ -6,7 +6,7 @@ packages=(
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libsodium-dev libsqlite3-dev sqlite3
   libboost-program-options-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
-  libcpp-httplib-dev libcsv-dev nats-server libnats-dev
+  libcpp-httplib-dev libcsv-dev nats-server libnats-dev nlohmann-json3-dev
 )
 missing=()
 for p in "${packages[@]}"; do

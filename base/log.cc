@@ -1,0 +1,85 @@
+#include "base/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+
+namespace relais::base {
+
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex g_mu;
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+void AppendValue(std::string& line, std::string_view v) {
+  bool quote = v.empty() || v.find_first_of(" \"=\t\n") != std::string_view::npos;
+  if (!quote) {
+    line.append(v);
+    return;
+  }
+  line.push_back('"');
+  for (char c : v) {
+    if (c == '"' || c == '\\') line.push_back('\\');
+    line.push_back(c == '\n' ? ' ' : c);
+  }
+  line.push_back('"');
+}
+
+}  // namespace
+
+LogField::LogField(std::string_view k, double v) : key(k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  value = buf;
+}
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
+
+bool ParseLogLevel(std::string_view name, LogLevel* out) {
+  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (name == LevelName(l)) {
+      *out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  if (static_cast<int>(level) < g_level.load()) return;
+  std::string line = FormatIsoUtc(SystemClock().NowMs());
+  line.push_back(' ');
+  line.append(LevelName(level));
+  line.push_back(' ');
+  line.append(event);
+  for (const LogField& f : fields) {
+    line.push_back(' ');
+    line.append(f.key);
+    line.push_back('=');
+    AppendValue(line, f.value);
+  }
+  line.push_back('\n');
+  std::lock_guard lock(g_mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace relais::base

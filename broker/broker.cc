@@ -1,0 +1,343 @@
+#include "broker/broker.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "broker/publish_check.h"
+#include "crypto/random.h"
+#include "schema/codec.h"
+
+namespace relais::broker {
+
+namespace {
+
+template <typename... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <typename... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string EventIdText(const base::Bytes& id) {
+  return id.empty() ? std::string("-") : crypto::FormatUuid(id);
+}
+
+}  // namespace
+
+Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& registry,
+               EventStore& store, WorkerPool& verifiers, const base::Clock& clock,
+               BrokerMetrics& metrics)
+    : options_(std::move(options)),
+      server_(server),
+      registry_(registry),
+      store_(store),
+      verifiers_(verifiers),
+      clock_(clock),
+      metrics_(metrics),
+      delivery_(store, options_.delivery,
+                [this](const std::string& peer, const schema::Deliver& d) {
+                  return SendFrame(peer, schema::Frame(d));
+                }) {}
+
+base::Status Broker::Run() {
+  metrics_.registry_serial.store(registry_.Current()->registry.serial);
+  int64_t next_pump = 0;
+  while (!stop_.load()) {
+    int64_t now_us = base::MonotonicMicros();
+    int timeout_ms = static_cast<int>(std::clamp<int64_t>((next_pump - now_us) / 1000, 0, 100));
+    auto inbound = server_.Poll(timeout_ms, {verified_.Fd(), committed_.Fd()});
+    if (!inbound) return std::move(inbound).error();
+    now_us = base::MonotonicMicros();
+    for (auto& in : *inbound) HandleInbound(in, now_us);
+    DrainWorkers(now_us);
+    if (reload_.exchange(false)) (void)ReloadRegistry();
+    if (!server_.ZapHandlerAlive()) {
+      metrics_.healthy.store(false);
+      return base::FailStop("zap_handler_died", "the ZAP handler thread stopped");
+    }
+    ExpireSessions(now_us);
+    next_pump = delivery_.Pump(now_us);
+    UpdateGauges();
+    if (journal_failed_ && pending_publishes_ == 0) {
+      return base::FailStop("journal_failed", "the journal stopped after an I/O error");
+    }
+  }
+  // Graceful stop: read nothing new, let pending verifications and commits finish, ack them.
+  base::LogInfo("broker_stopping", {{"pending_publishes", pending_publishes_}});
+  int64_t deadline = base::MonotonicMicros() + options_.shutdown_grace_us;
+  while (pending_publishes_ > 0 && base::MonotonicMicros() < deadline) {
+    auto none = server_.Poll(10, {verified_.Fd(), committed_.Fd()}, 0);
+    (void)none;
+    DrainWorkers(base::MonotonicMicros());
+  }
+  UpdateGauges();
+  return journal_failed_ ? base::Status(base::FailStop("journal_failed", "journal I/O error"))
+                         : base::Ok();
+}
+
+void Broker::DrainWorkers(int64_t now_us) {
+  for (auto& v : verified_.Drain()) HandleVerified(v);
+  for (auto& c : committed_.Drain()) HandleCommitted(c, now_us);
+}
+
+void Broker::HandleInbound(transport::Inbound& in, int64_t now_us) {
+  auto [it, fresh] = sessions_.try_emplace(in.peer, Session{in.agency_id, now_us});
+  it->second.last_seen_us = now_us;
+  if (fresh) {
+    base::LogInfo("session_open", {{"agency", in.agency_id}});
+  }
+  auto frame = schema::DecodeFrame(in.payload);
+  if (!frame) {
+    SendError(in.peer, "malformed", frame.error().message);
+    return;
+  }
+  const std::string& peer = in.peer;
+  const std::string& agency = in.agency_id;
+  std::visit(Overloaded{
+                 [&](schema::Publish& p) { HandlePublish(peer, agency, p, now_us); },
+                 [&](schema::Subscribe& s) { HandleSubscribe(peer, agency, s, now_us); },
+                 [&](schema::Ack& a) { delivery_.Ack(agency, a.seq); },
+                 [&](schema::Nack& n) { delivery_.Nack(agency, n.seq, n.reason, now_us); },
+                 [&](schema::Heartbeat&) { SendFrame(peer, schema::Heartbeat{clock_.NowMs()}); },
+                 [&](schema::AdminRequest& r) { HandleAdmin(peer, agency, r); },
+                 [&](auto&) {
+                   SendError(peer, "unexpected_frame", "this frame type is sent by the broker");
+                 },
+             },
+             *frame);
+}
+
+void Broker::HandlePublish(const std::string& peer, const std::string& agency,
+                           schema::Publish& publish, int64_t now_us) {
+  if (journal_failed_ || pending_publishes_ >= options_.max_pending_publishes) {
+    base::Error e = journal_failed_
+                        ? base::FailStop("journal_failed", "the journal stopped after an I/O error")
+                        : base::RetryLater("overloaded", "too many publishes pending; retry");
+    auto header = schema::DecodeHeader(publish.envelope.header);
+    SendAck(peer, header ? header->event_id : base::Bytes(),
+            journal_failed_ ? schema::AckStatus::kFatal : schema::AckStatus::kTransient, 0, &e,
+            false, now_us);
+    return;
+  }
+  ++pending_publishes_;
+  auto registry = registry_.Current();
+  base::TimeMs now = clock_.NowMs();
+  verifiers_.Submit([this, registry, now, peer, agency, now_us,
+                     envelope = std::move(publish.envelope)]() mutable {
+    Verified v{peer, agency, now_us, std::move(envelope), base::InvalidInput("", "")};
+    v.header = CheckPublish(*registry, agency, v.envelope, now);
+    verified_.Push(std::move(v));
+  });
+}
+
+void Broker::HandleVerified(Verified& v) {
+  if (!v.header) {
+    --pending_publishes_;
+    auto header = schema::DecodeHeader(v.envelope.header);
+    base::LogWarn("publish_refused",
+                  {{"agency", v.agency},
+                   {"event", EventIdText(header ? header->event_id : base::Bytes())},
+                   {"code", v.header.error().code}});
+    SendAck(v.peer, header ? header->event_id : base::Bytes(), schema::AckStatus::kFatal, 0,
+            &v.header.error(), false, v.received_us);
+    return;
+  }
+  schema::Header header = std::move(v.header).value();
+  store_.Append(v.envelope, header,
+                [this, peer = v.peer, received_us = v.received_us, envelope = v.envelope,
+                 header](base::Result<Appended> r) mutable {
+                  committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
+                                            std::move(header), std::move(r)});
+                });
+}
+
+void Broker::HandleCommitted(Committed& c, int64_t now_us) {
+  --pending_publishes_;
+  if (!c.result) {
+    const base::Error& e = c.result.error();
+    if (e.kind == base::ErrorKind::kFailStop) {
+      journal_failed_ = true;
+      metrics_.healthy.store(false);
+      base::LogError("journal_failed", {{"code", e.code}});
+    }
+    auto status = e.kind == base::ErrorKind::kRetryLater ? schema::AckStatus::kTransient
+                                                         : schema::AckStatus::kFatal;
+    SendAck(c.peer, c.header.event_id, status, 0, &e, false, c.received_us);
+    return;
+  }
+  const Appended& a = *c.result;
+  SendAck(c.peer, c.header.event_id, schema::AckStatus::kOk, a.seq, nullptr, a.duplicate,
+          c.received_us);
+  if (a.duplicate) return;
+  metrics_.journal_head_seq.store(a.seq);
+  base::LogInfo("event_journaled",
+                {{"seq", a.seq},
+                 {"event", EventIdText(c.header.event_id)},
+                 {"kind", schema::EventKindName(c.header.kind)},
+                 {"emitter", c.header.emitter},
+                 {"recipients", static_cast<uint64_t>(c.header.recipients.size())}});
+  delivery_.Appended(a.seq, a.received_at, c.envelope, c.header.recipients, now_us);
+}
+
+void Broker::HandleSubscribe(const std::string& peer, const std::string& agency,
+                             const schema::Subscribe& subscribe, int64_t now_us) {
+  auto registry = registry_.Current();
+  const schema::Agency* a = registry->Find(agency);
+  if (a == nullptr || a->revoked || !a->may_receive) {
+    SendError(peer, "not_a_receiver", "agency '" + agency + "' may not receive events");
+    return;
+  }
+  (void)delivery_.Subscribe(agency, peer, subscribe, now_us);
+  base::LogInfo("subscribed", {{"agency", agency}, {"credit", subscribe.credit}});
+}
+
+void Broker::HandleAdmin(const std::string& peer, const std::string& agency,
+                         const schema::AdminRequest& request) {
+  schema::AdminReply reply;
+  reply.request_id = request.request_id;
+  if (agency != options_.broker_agency) {
+    reply.code = "not_authorised";
+    reply.message = "operator requests are accepted only with the broker's own key";
+    SendFrame(peer, reply);
+    return;
+  }
+  reply.ok = true;
+  switch (request.op) {
+    case schema::AdminRequest::Op::kReloadRegistry: {
+      auto revoked = ReloadRegistry();
+      if (!revoked) {
+        reply.ok = false;
+        reply.code = revoked.error().code;
+        reply.message = revoked.error().message;
+      } else {
+        reply.message = "registry serial " + std::to_string(registry_.Current()->registry.serial);
+        for (const auto& id : *revoked) reply.lines.push_back("revoked " + id);
+      }
+      break;
+    }
+    case schema::AdminRequest::Op::kListDeadLetters: {
+      auto letters = store_.DeadLetters();
+      if (!letters) {
+        reply.ok = false;
+        reply.code = letters.error().code;
+        reply.message = letters.error().message;
+        break;
+      }
+      for (const auto& d : *letters) {
+        reply.lines.push_back(std::to_string(d.seq) + " " + d.agency + " " +
+                              std::to_string(d.attempts) + " " + d.reason);
+      }
+      reply.message = std::to_string(letters->size()) + " dead letter(s)";
+      break;
+    }
+    case schema::AdminRequest::Op::kRequeueDeadLetter: {
+      auto st = store_.Requeue(request.seq);
+      if (!st) {
+        reply.ok = false;
+        reply.code = st.error().code;
+        reply.message = st.error().message;
+      } else {
+        reply.message = "seq " + std::to_string(request.seq) + " is pending again";
+        for (const auto& a : *st) delivery_.Rescan(a, request.seq);
+      }
+      break;
+    }
+  }
+  SendFrame(peer, reply);
+}
+
+base::Result<std::vector<std::string>> Broker::ReloadRegistry() {
+  auto outcome = registry_.Reload();
+  if (!outcome) {
+    base::LogError("registry_reload_refused", {{"code", outcome.error().code}});
+    return std::move(outcome).error();
+  }
+  metrics_.registry_serial.store(outcome->serial);
+  base::LogInfo("registry_reloaded", {{"serial", outcome->serial},
+                                      {"revoked", static_cast<uint64_t>(outcome->revoked.size())},
+                                      {"added", static_cast<uint64_t>(outcome->added.size())}});
+  for (const auto& agency : outcome->revoked) {
+    std::vector<std::string> peers;
+    for (const auto& [peer, s] : sessions_) {
+      if (s.agency == agency) peers.push_back(peer);
+    }
+    for (const auto& peer : peers) {
+      SendError(peer, "agency_revoked", "agency '" + agency + "' was revoked in the registry");
+      server_.Cut(peer);
+      DropSession(peer);
+      base::LogWarn("session_cut", {{"agency", agency}, {"reason", "revoked"}});
+    }
+    delivery_.Drop(agency);
+  }
+  return outcome->revoked;
+}
+
+void Broker::ExpireSessions(int64_t now_us) {
+  std::vector<std::string> expired;
+  for (const auto& [peer, s] : sessions_) {
+    if (now_us - s.last_seen_us > options_.session_timeout_us) expired.push_back(peer);
+  }
+  for (const auto& peer : expired) {
+    base::LogInfo("session_expired", {{"agency", sessions_[peer].agency}});
+    DropSession(peer);
+  }
+}
+
+void Broker::DropSession(const std::string& peer) {
+  delivery_.Disconnected(peer);
+  sessions_.erase(peer);
+}
+
+void Broker::SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
+                     uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us) {
+  schema::PublishAck ack;
+  ack.event_id = event_id;
+  ack.seq = seq;
+  ack.status = status;
+  ack.duplicate = duplicate;
+  if (error != nullptr) {
+    ack.code = error->code;
+    ack.message = error->message;
+  }
+  switch (status) {
+    case schema::AckStatus::kOk:
+      (duplicate ? metrics_.publish_duplicate : metrics_.publish_ok).fetch_add(1);
+      break;
+    case schema::AckStatus::kTransient:
+      metrics_.publish_transient.fetch_add(1);
+      break;
+    case schema::AckStatus::kFatal:
+      metrics_.CountFatal(ack.code);
+      break;
+  }
+  metrics_.publish_to_ack.Observe(base::MonotonicMicros() - received_us);
+  SendFrame(peer, ack);
+}
+
+bool Broker::SendFrame(const std::string& peer, const schema::Frame& frame) {
+  auto st = server_.Send(peer, schema::EncodeFrame(frame));
+  if (!st) {
+    if (st.error().code == "peer_gone") sessions_.erase(peer);
+    return false;
+  }
+  return true;
+}
+
+void Broker::SendError(const std::string& peer, const std::string& code,
+                       const std::string& message) {
+  SendFrame(peer, schema::ErrorFrame{code, message});
+}
+
+void Broker::UpdateGauges() {
+  const DeliveryStats& d = delivery_.Stats();
+  metrics_.delivered.store(d.delivered);
+  metrics_.redelivered.store(d.redelivered);
+  metrics_.acked.store(d.acked);
+  metrics_.dead_lettered.store(d.dead_lettered);
+  metrics_.in_flight.store(d.in_flight);
+  metrics_.sessions.store(sessions_.size());
+  metrics_.zap_accepted.store(server_.Stats().zap_accepted.load());
+  metrics_.zap_refused.store(server_.Stats().zap_refused.load());
+}
+
+}  // namespace relais::broker

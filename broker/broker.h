@@ -1,0 +1,110 @@
+// relaisd's core: the single I/O thread that owns the ROUTER socket and drives the publish
+// pipeline (decode -> verify on the worker pool -> journal -> ack), the subscriptions and the
+// operator requests. main() builds the parts and hands them in; the Broker owns none of them.
+//
+// Threading: Run() on one thread. RequestStop() and RequestReload() are async-signal-safe.
+#ifndef RELAIS_BROKER_BROKER_H_
+#define RELAIS_BROKER_BROKER_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "broker/delivery.h"
+#include "broker/event_store.h"
+#include "broker/metrics.h"
+#include "broker/registry_store.h"
+#include "broker/transport/server.h"
+#include "broker/wake_queue.h"
+#include "broker/worker_pool.h"
+#include "schema/wire.h"
+
+namespace relais::broker {
+
+struct BrokerOptions {
+  std::string broker_agency;  // the broker's own agency id (admin requests)
+  int64_t session_timeout_us = 15'000'000;
+  size_t max_pending_publishes = 20'000;  // verify + journal queue; beyond: transient overloaded
+  int64_t shutdown_grace_us = 5'000'000;  // time to finish commits and send their acks
+  DeliveryOptions delivery;
+};
+
+class Broker {
+ public:
+  Broker(BrokerOptions options, transport::Server& server, RegistryStore& registry,
+         EventStore& store, WorkerPool& verifiers, const base::Clock& clock,
+         BrokerMetrics& metrics);
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Serves until RequestStop(); then stops reading, finishes pending commits, acks them and
+  // returns. Returns an error if the journal failed (fail-stop) or the ZAP handler died.
+  base::Status Run();
+
+  void RequestStop() { stop_.store(true); }
+  void RequestReload() { reload_.store(true); }
+
+ private:
+  struct Session {
+    std::string agency;
+    int64_t last_seen_us = 0;
+  };
+  struct Verified {
+    std::string peer;
+    std::string agency;
+    int64_t received_us = 0;
+    schema::Envelope envelope;
+    base::Result<schema::Header> header = base::InvalidInput("", "");
+  };
+  struct Committed {
+    std::string peer;
+    int64_t received_us = 0;
+    schema::Envelope envelope;
+    schema::Header header;
+    base::Result<Appended> result = base::InvalidInput("", "");
+  };
+
+  void HandleInbound(transport::Inbound& in, int64_t now_us);
+  void HandlePublish(const std::string& peer, const std::string& agency, schema::Publish& publish,
+                     int64_t now_us);
+  void HandleSubscribe(const std::string& peer, const std::string& agency,
+                       const schema::Subscribe& subscribe, int64_t now_us);
+  void HandleAdmin(const std::string& peer, const std::string& agency,
+                   const schema::AdminRequest& request);
+  void HandleVerified(Verified& v);
+  void HandleCommitted(Committed& c, int64_t now_us);
+  void SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
+               uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us);
+  bool SendFrame(const std::string& peer, const schema::Frame& frame);
+  void SendError(const std::string& peer, const std::string& code, const std::string& message);
+  base::Result<std::vector<std::string>> ReloadRegistry();
+  void ExpireSessions(int64_t now_us);
+  void DropSession(const std::string& peer);
+  void DrainWorkers(int64_t now_us);
+  void UpdateGauges();
+
+  BrokerOptions options_;
+  transport::Server& server_;
+  RegistryStore& registry_;
+  EventStore& store_;
+  WorkerPool& verifiers_;
+  const base::Clock& clock_;
+  BrokerMetrics& metrics_;
+  DeliveryManager delivery_;
+
+  std::unordered_map<std::string, Session> sessions_;  // by peer
+  WakeQueue<Verified> verified_;
+  WakeQueue<Committed> committed_;
+  size_t pending_publishes_ = 0;
+  bool journal_failed_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> reload_{false};
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_BROKER_H_

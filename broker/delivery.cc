@@ -1,0 +1,222 @@
+#include "broker/delivery.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+
+namespace relais::broker {
+
+DeliveryManager::DeliveryManager(EventStore& store, DeliveryOptions options, DeliverFn deliver)
+    : store_(store), options_(options), deliver_(std::move(deliver)) {}
+
+base::Status DeliveryManager::Subscribe(const std::string& agency, const std::string& peer,
+                                        const schema::Subscribe& request, int64_t now_us) {
+  auto previous = subs_.find(agency);
+  if (previous != subs_.end()) {
+    agency_by_peer_.erase(previous->second.peer);
+    subs_.erase(previous);
+  }
+  Subscription sub;
+  sub.agency = agency;
+  sub.peer = peer;
+  sub.credit = std::clamp<uint32_t>(request.credit, 1, options_.max_credit);
+  switch (request.resume) {
+    case schema::Subscribe::Resume::kStoredCursor:
+      sub.scanned_to = 0;
+      break;
+    case schema::Subscribe::Resume::kFromSeq:
+      sub.scanned_to = request.from_seq > 0 ? request.from_seq - 1 : 0;
+      break;
+    case schema::Subscribe::Resume::kFromNow:
+      sub.scanned_to = store_.HeadSeq();
+      break;
+  }
+  agency_by_peer_[peer] = agency;
+  subs_.emplace(agency, std::move(sub));
+  PumpOne(subs_.at(agency), now_us);
+  return base::Ok();
+}
+
+void DeliveryManager::Disconnected(const std::string& peer) {
+  auto it = agency_by_peer_.find(peer);
+  if (it == agency_by_peer_.end()) return;
+  auto sub = subs_.find(it->second);
+  if (sub != subs_.end() && sub->second.peer == peer) {
+    stats_.in_flight -= sub->second.in_flight.size();
+    subs_.erase(sub);
+  }
+  agency_by_peer_.erase(it);
+}
+
+void DeliveryManager::Drop(const std::string& agency) {
+  auto sub = subs_.find(agency);
+  if (sub == subs_.end()) return;
+  Disconnected(sub->second.peer);
+}
+
+void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
+  auto sub = subs_.find(agency);
+  if (sub != subs_.end()) {
+    if (sub->second.in_flight.erase(seq) > 0) --stats_.in_flight;
+    sub->second.nacked.erase(seq);
+  }
+  auto attempts = attempts_.find(agency);
+  if (attempts != attempts_.end()) attempts->second.erase(seq);
+  store_.RecordAck(agency, seq);
+  ++stats_.acked;
+}
+
+void DeliveryManager::Nack(const std::string& agency, uint64_t seq, const std::string& reason,
+                           int64_t now_us) {
+  auto sub = subs_.find(agency);
+  if (sub == subs_.end()) return;
+  auto it = sub->second.in_flight.find(seq);
+  if (it == sub->second.in_flight.end()) return;
+  it->second.due_us = now_us + Backoff(it->second.attempt);
+  sub->second.nacked[seq] = reason.substr(0, 200);
+}
+
+void DeliveryManager::Appended(uint64_t seq, base::TimeMs received_at,
+                               const schema::Envelope& envelope,
+                               const std::vector<std::string>& recipients, int64_t now_us) {
+  cache_[seq] = StoredEvent{seq, received_at, envelope};
+  while (cache_.size() > options_.cache_events) cache_.erase(cache_.begin());
+  for (const auto& agency : recipients) {
+    auto sub = subs_.find(agency);
+    if (sub == subs_.end()) continue;
+    if (sub->second.caught_up && seq > sub->second.scanned_to) {
+      sub->second.live.push_back(seq);
+      sub->second.scanned_to = seq;
+    }
+    PumpOne(sub->second, now_us);
+  }
+}
+
+void DeliveryManager::Rescan(const std::string& agency, uint64_t seq) {
+  auto attempts = attempts_.find(agency);
+  if (attempts != attempts_.end()) attempts->second.erase(seq);
+  auto sub = subs_.find(agency);
+  if (sub == subs_.end()) return;
+  sub->second.caught_up = false;
+  sub->second.live.clear();
+  sub->second.scanned_to = std::min(sub->second.scanned_to, seq > 0 ? seq - 1 : 0);
+}
+
+void DeliveryManager::Withhold(const std::vector<uint64_t>& seqs) {
+  for (uint64_t seq : seqs) {
+    cache_.erase(seq);
+    for (auto& [agency, sub] : subs_) {
+      if (sub.in_flight.erase(seq) > 0) --stats_.in_flight;
+      sub.nacked.erase(seq);
+      sub.live.erase(std::remove(sub.live.begin(), sub.live.end(), seq), sub.live.end());
+    }
+  }
+}
+
+int64_t DeliveryManager::Pump(int64_t now_us) {
+  int64_t next = now_us + 1'000'000;
+  std::vector<std::string> gone;
+  for (auto& [agency, sub] : subs_) {
+    PumpOne(sub, now_us);
+    if (sub.gone) gone.push_back(sub.peer);
+    for (const auto& [seq, f] : sub.in_flight) next = std::min(next, f.due_us);
+  }
+  for (const auto& peer : gone) Disconnected(peer);
+  return next;
+}
+
+void DeliveryManager::PumpOne(Subscription& sub, int64_t now_us) {
+  if (sub.gone) return;
+  Redeliver(sub, now_us);
+  while (!sub.gone && sub.in_flight.size() < sub.credit) {
+    if (!sub.live.empty()) {
+      uint64_t seq = sub.live.front();
+      sub.live.pop_front();
+      if (!sub.in_flight.count(seq)) Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
+      continue;
+    }
+    if (sub.caught_up) break;
+    FillFromStore(sub, now_us);
+    if (sub.live.empty()) break;
+  }
+}
+
+void DeliveryManager::FillFromStore(Subscription& sub, int64_t now_us) {
+  (void)now_us;
+  size_t want = std::max<size_t>(sub.credit - sub.in_flight.size(), 64);
+  auto pending = store_.Pending(sub.agency, sub.scanned_to, want);
+  if (!pending) {
+    base::LogError("delivery_scan_failed",
+                   {{"agency", sub.agency}, {"code", pending.error().code}});
+    return;
+  }
+  for (uint64_t seq : *pending) {
+    sub.live.push_back(seq);
+    sub.scanned_to = std::max(sub.scanned_to, seq);
+  }
+  if (pending->size() < want) sub.caught_up = true;
+}
+
+void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
+  std::vector<uint64_t> due;
+  for (const auto& [seq, f] : sub.in_flight) {
+    if (f.due_us <= now_us) due.push_back(seq);
+  }
+  for (uint64_t seq : due) {
+    uint32_t attempt = sub.in_flight[seq].attempt;
+    if (attempt >= options_.max_attempts) {
+      auto reason = sub.nacked.count(seq) ? sub.nacked[seq] : std::string("no ack within timeout");
+      store_.RecordDeadLetter(sub.agency, seq, attempt, reason);
+      sub.in_flight.erase(seq);
+      sub.nacked.erase(seq);
+      attempts_[sub.agency].erase(seq);
+      --stats_.in_flight;
+      ++stats_.dead_lettered;
+      base::LogWarn("dead_letter", {{"agency", sub.agency}, {"seq", seq}, {"attempts", attempt}});
+      continue;
+    }
+    sub.in_flight.erase(seq);
+    --stats_.in_flight;
+    ++stats_.redelivered;
+    if (!Send(sub, seq, attempt + 1, now_us)) return;
+  }
+}
+
+bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us) {
+  const StoredEvent* event = Lookup(seq);
+  if (event == nullptr) return true;  // erased or unreadable: nothing to deliver
+  schema::Deliver d;
+  d.seq = seq;
+  d.received_at = event->received_at;
+  d.attempt = attempt;
+  d.envelope = event->envelope;
+  if (!deliver_(sub.peer, d)) {
+    sub.gone = true;
+    return false;
+  }
+  sub.in_flight[seq] = InFlight{attempt, now_us + Backoff(attempt)};
+  attempts_[sub.agency][seq] = attempt;
+  ++stats_.in_flight;
+  ++stats_.delivered;
+  return true;
+}
+
+const StoredEvent* DeliveryManager::Lookup(uint64_t seq) {
+  auto it = cache_.find(seq);
+  if (it != cache_.end()) return &it->second;
+  auto read = store_.Read(seq);
+  if (!read) {
+    base::LogError("delivery_read_failed", {{"seq", seq}, {"code", read.error().code}});
+    return nullptr;
+  }
+  scratch_ = std::move(read).value();
+  return &scratch_;
+}
+
+int64_t DeliveryManager::Backoff(uint32_t attempt) const {
+  int64_t b = options_.ack_timeout_us;
+  for (uint32_t i = 1; i < attempt && b < options_.max_backoff_us; ++i) b *= 2;
+  return std::min(b, options_.max_backoff_us);
+}
+
+}  // namespace relais::broker

@@ -1,0 +1,113 @@
+// Durable subscriptions: credit-bounded, ordered delivery with acks, redelivery with back-off and
+// dead letters (docs/protocol.md §4).
+//
+// One subscription per agency at a time. First deliveries go out in seq order; the broker never
+// has more than `credit` deliveries unacknowledged for a subscription. Everything durable lives in
+// the EventStore (which events are addressed to whom, which were acked); this class holds only
+// what is in flight, so a restart or a reconnect simply rescans the store.
+//
+// Threading: the broker's I/O thread only. Time is monotonic microseconds passed in by the caller.
+#ifndef RELAIS_BROKER_DELIVERY_H_
+#define RELAIS_BROKER_DELIVERY_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "broker/event_store.h"
+#include "schema/wire.h"
+
+namespace relais::broker {
+
+struct DeliveryOptions {
+  int64_t ack_timeout_us = 30'000'000;
+  int64_t max_backoff_us = 300'000'000;
+  uint32_t max_attempts = 10;
+  uint32_t max_credit = 10'000;
+  size_t cache_events = 4096;  // recently appended envelopes kept for live fan-out
+};
+
+// Sends a Deliver frame to a connection; false if the connection is gone.
+using DeliverFn = std::function<bool(const std::string& peer, const schema::Deliver& deliver)>;
+
+struct DeliveryStats {
+  uint64_t delivered = 0;
+  uint64_t redelivered = 0;
+  uint64_t acked = 0;
+  uint64_t dead_lettered = 0;
+  uint64_t in_flight = 0;
+};
+
+class DeliveryManager {
+ public:
+  DeliveryManager(EventStore& store, DeliveryOptions options, DeliverFn deliver);
+
+  // Starts or replaces the subscription of `agency` on connection `peer`. Deliveries in flight on a
+  // previous connection become pending again.
+  base::Status Subscribe(const std::string& agency, const std::string& peer,
+                         const schema::Subscribe& request, int64_t now_us);
+  // The connection is gone: its subscription ends; in-flight deliveries become pending again.
+  void Disconnected(const std::string& peer);
+  // Stops every delivery to `agency` (revocation).
+  void Drop(const std::string& agency);
+
+  void Ack(const std::string& agency, uint64_t seq);
+  void Nack(const std::string& agency, uint64_t seq, const std::string& reason, int64_t now_us);
+
+  // A newly durable event: fans out to caught-up subscribers.
+  void Appended(uint64_t seq, base::TimeMs received_at, const schema::Envelope& envelope,
+                const std::vector<std::string>& recipients, int64_t now_us);
+  // `seq` became pending again for `agency` (a re-queued dead letter): scan the store again.
+  void Rescan(const std::string& agency, uint64_t seq);
+  // Stops delivering and forgets cached bodies of the given seqs (consent withdrawal).
+  void Withhold(const std::vector<uint64_t>& seqs);
+
+  // Sends what credit allows and redelivers what timed out. Returns the next time it needs to run.
+  int64_t Pump(int64_t now_us);
+
+  const DeliveryStats& Stats() const { return stats_; }
+  bool HasSubscription(const std::string& agency) const { return subs_.count(agency) > 0; }
+
+ private:
+  struct InFlight {
+    uint32_t attempt = 1;
+    int64_t due_us = 0;
+  };
+  struct Subscription {
+    std::string agency;
+    std::string peer;
+    uint32_t credit = 1;
+    uint64_t scanned_to = 0;    // every pending seq <= scanned_to was fetched from the store
+    bool caught_up = false;     // the store had nothing more: live events come through `live`
+    std::deque<uint64_t> live;  // live seqs not yet sent (seq > scanned_to at the time)
+    std::map<uint64_t, InFlight> in_flight;
+    std::map<uint64_t, std::string> nacked;  // seq -> reason given by the receiver
+    bool gone = false;                       // its connection vanished during a send
+  };
+
+  void PumpOne(Subscription& sub, int64_t now_us);
+  bool Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us);
+  void Redeliver(Subscription& sub, int64_t now_us);
+  void FillFromStore(Subscription& sub, int64_t now_us);
+  const StoredEvent* Lookup(uint64_t seq);
+  int64_t Backoff(uint32_t attempt) const;
+
+  EventStore& store_;
+  DeliveryOptions options_;
+  DeliverFn deliver_;
+  std::map<std::string, Subscription> subs_;  // by agency
+  std::unordered_map<std::string, std::string> agency_by_peer_;
+  // agency -> seq -> attempts so far; survives reconnects, not broker restarts.
+  std::unordered_map<std::string, std::unordered_map<uint64_t, uint32_t>> attempts_;
+  std::map<uint64_t, StoredEvent> cache_;  // seq -> event, bounded
+  StoredEvent scratch_;
+  DeliveryStats stats_;
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_DELIVERY_H_

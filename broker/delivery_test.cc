@@ -1,0 +1,215 @@
+#include "broker/delivery.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace relais::broker {
+namespace {
+
+// In-memory store: events addressed to agencies, with ack/dead state per (agency, seq).
+class FakeStore : public EventStore {
+ public:
+  uint64_t Add(const std::vector<std::string>& recipients) {
+    uint64_t seq = ++head_;
+    schema::Envelope e;
+    e.header = base::Bytes{static_cast<uint8_t>(seq)};
+    events_[seq] = StoredEvent{seq, static_cast<base::TimeMs>(seq), e};
+    for (const auto& r : recipients) state_[{r, seq}] = "pending";
+    return seq;
+  }
+  void Append(schema::Envelope, schema::Header,
+              std::function<void(base::Result<Appended>)>) override {}
+  uint64_t HeadSeq() override { return head_; }
+  base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
+                                              size_t limit) override {
+    ++scans;
+    std::vector<uint64_t> out;
+    for (const auto& [key, st] : state_) {
+      if (key.first == agency && key.second > after && st == "pending" && out.size() < limit) {
+        out.push_back(key.second);
+      }
+    }
+    return out;
+  }
+  base::Result<StoredEvent> Read(uint64_t seq) override { return events_.at(seq); }
+  void RecordAck(const std::string& agency, uint64_t seq) override {
+    if (state_.count({agency, seq})) state_[{agency, seq}] = "acked";
+  }
+  void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t,
+                        const std::string&) override {
+    state_[{agency, seq}] = "dead";
+  }
+  base::Result<std::vector<DeadLetter>> DeadLetters() override { return std::vector<DeadLetter>{}; }
+  base::Result<std::vector<std::string>> Requeue(uint64_t seq) override {
+    std::vector<std::string> out;
+    for (auto& [key, st] : state_) {
+      if (key.second == seq && st == "dead") {
+        st = "pending";
+        out.push_back(key.first);
+      }
+    }
+    return out;
+  }
+  std::string State(const std::string& agency, uint64_t seq) { return state_[{agency, seq}]; }
+  int scans = 0;
+
+ private:
+  uint64_t head_ = 0;
+  std::map<uint64_t, StoredEvent> events_;
+  std::map<std::pair<std::string, uint64_t>, std::string> state_;
+};
+
+class DeliveryTest : public ::testing::Test {
+ protected:
+  DeliveryTest()
+      : manager_(store_, Options(), [this](const std::string& peer, const schema::Deliver& d) {
+          if (gone_.count(peer)) return false;
+          sent_.push_back({peer, d.seq, d.attempt});
+          return true;
+        }) {}
+  static DeliveryOptions Options() {
+    DeliveryOptions o;
+    o.ack_timeout_us = 1000;
+    o.max_backoff_us = 8000;
+    o.max_attempts = 3;
+    return o;
+  }
+  schema::Subscribe Sub(uint32_t credit) {
+    schema::Subscribe s;
+    s.credit = credit;
+    return s;
+  }
+  std::vector<uint64_t> SentSeqs() const {
+    std::vector<uint64_t> v;
+    for (const auto& s : sent_) v.push_back(s.seq);
+    return v;
+  }
+  struct Sent {
+    std::string peer;
+    uint64_t seq;
+    uint32_t attempt;
+  };
+  FakeStore store_;
+  DeliveryManager manager_;
+  std::vector<Sent> sent_;
+  std::set<std::string> gone_;
+};
+
+TEST_F(DeliveryTest, DeliversBacklogInOrderWithinCredit) {
+  for (int i = 0; i < 10; ++i) store_.Add({"assoc"});
+  store_.Add({"other"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(4), 0));
+  EXPECT_EQ(SentSeqs(), (std::vector<uint64_t>{1, 2, 3, 4}));
+  manager_.Ack("assoc", 1);
+  manager_.Ack("assoc", 2);
+  manager_.Pump(0);
+  EXPECT_EQ(SentSeqs(), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(store_.State("assoc", 1), "acked");
+}
+
+TEST_F(DeliveryTest, LiveEventsGoStraightToCaughtUpSubscribers) {
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));
+  int scans_before = store_.scans;
+  uint64_t seq = store_.Add({"assoc", "other"});
+  manager_.Appended(seq, 0, store_.Read(seq)->envelope, {"assoc", "other"}, 0);
+  EXPECT_EQ(SentSeqs(), (std::vector<uint64_t>{seq}));
+  EXPECT_EQ(store_.scans, scans_before);  // no store scan on the live path
+}
+
+TEST_F(DeliveryTest, EventAlreadySeenByScanIsNotSentTwiceWhenItsCommitArrives) {
+  uint64_t seq = store_.Add({"assoc"});  // committed, its completion not yet processed
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));
+  manager_.Appended(seq, 0, store_.Read(seq)->envelope, {"assoc"}, 0);
+  EXPECT_EQ(SentSeqs(), (std::vector<uint64_t>{seq}));
+}
+
+TEST_F(DeliveryTest, UnackedDeliveryIsRedeliveredWithBackoffThenDeadLettered) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  manager_.Pump(999);
+  ASSERT_EQ(sent_.size(), 1u);
+  manager_.Pump(1000);  // attempt 1 timed out after 1000 us
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].attempt, 2u);
+  manager_.Pump(1000 + 1999);  // attempt 2 waits 2000 us
+  EXPECT_EQ(sent_.size(), 2u);
+  manager_.Pump(3000);
+  ASSERT_EQ(sent_.size(), 3u);
+  EXPECT_EQ(sent_[2].attempt, 3u);
+  manager_.Pump(3000 + 4000);  // third attempt timed out: max_attempts reached
+  EXPECT_EQ(sent_.size(), 3u);
+  EXPECT_EQ(store_.State("assoc", 1), "dead");
+  EXPECT_EQ(manager_.Stats().dead_lettered, 1u);
+}
+
+TEST_F(DeliveryTest, NackSchedulesRedelivery) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  manager_.Nack("assoc", 1, "local store busy", 10);
+  manager_.Pump(500);
+  EXPECT_EQ(sent_.size(), 1u);
+  manager_.Pump(1010);
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].attempt, 2u);
+}
+
+TEST_F(DeliveryTest, NewSubscriptionTakesOverUnackedDeliveries) {
+  store_.Add({"assoc"});
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));
+  manager_.Ack("assoc", 1);
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p2", Sub(10), 0));
+  ASSERT_EQ(sent_.size(), 3u);
+  EXPECT_EQ(sent_[2].peer, "p2");
+  EXPECT_EQ(sent_[2].seq, 2u);
+  EXPECT_EQ(sent_[2].attempt, 2u);  // attempts survive the reconnect
+}
+
+TEST_F(DeliveryTest, FromNowSkipsBacklogAndFromSeqSkipsOlder) {
+  store_.Add({"assoc"});
+  store_.Add({"assoc"});
+  schema::Subscribe now = Sub(10);
+  now.resume = schema::Subscribe::Resume::kFromNow;
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", now, 0));
+  EXPECT_TRUE(sent_.empty());
+  schema::Subscribe from = Sub(10);
+  from.resume = schema::Subscribe::Resume::kFromSeq;
+  from.from_seq = 2;
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p2", from, 0));
+  EXPECT_EQ(SentSeqs(), (std::vector<uint64_t>{2}));
+}
+
+TEST_F(DeliveryTest, VanishedConnectionEndsSubscription) {
+  store_.Add({"assoc"});
+  gone_.insert("p1");
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));
+  manager_.Pump(0);
+  EXPECT_FALSE(manager_.HasSubscription("assoc"));
+  EXPECT_EQ(store_.State("assoc", 1), "pending");
+}
+
+TEST_F(DeliveryTest, RequeuedDeadLetterIsDeliveredAgain) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  for (int64_t t = 0; t < 20000; t += 500) manager_.Pump(t);
+  ASSERT_EQ(store_.State("assoc", 1), "dead");
+  size_t before = sent_.size();
+  ASSERT_TRUE(store_.Requeue(1));
+  manager_.Rescan("assoc", 1);
+  manager_.Pump(20000);
+  ASSERT_EQ(sent_.size(), before + 1);
+  EXPECT_EQ(sent_.back().attempt, 1u);
+}
+
+TEST_F(DeliveryTest, WithheldSeqsAreNotRedelivered) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  manager_.Withhold({1});
+  manager_.Pump(5000);
+  EXPECT_EQ(sent_.size(), 1u);
+}
+
+}  // namespace
+}  // namespace relais::broker

@@ -1,0 +1,67 @@
+// What the broker needs from its durable store: "append durably, idempotently, in order" and
+// "per-agency delivery state with ack, redelivery and replay". The embedded implementation sits on
+// the SQLite journal (journal_event_store.h); a replicated one can sit on another engine without
+// changing anything above this interface.
+#ifndef RELAIS_BROKER_EVENT_STORE_H_
+#define RELAIS_BROKER_EVENT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "schema/envelope.h"
+
+namespace relais::broker {
+
+struct Appended {
+  uint64_t seq = 0;
+  base::TimeMs received_at = 0;
+  bool duplicate = false;  // the event id was already stored; seq is the original
+};
+
+struct StoredEvent {
+  uint64_t seq = 0;
+  base::TimeMs received_at = 0;
+  schema::Envelope envelope;  // body and wraps are empty once the case was erased
+};
+
+struct DeadLetter {
+  std::string agency;
+  uint64_t seq = 0;
+  uint32_t attempts = 0;
+  std::string reason;
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // Appends durably. `done` runs on a store thread once the event is durable (or failed): never
+  // before. Failures: kRetryLater "disk_full"; kFailStop "journal_failed" (after which every
+  // append fails). Thread-safe.
+  virtual void Append(schema::Envelope envelope, schema::Header header,
+                      std::function<void(base::Result<Appended>)> done) = 0;
+
+  // The following are called by the broker's I/O thread only.
+  virtual uint64_t HeadSeq() = 0;
+  // Seqs addressed to `agency` with seq > after that are neither acknowledged nor dead-lettered,
+  // ascending, at most `limit`.
+  virtual base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
+                                                      size_t limit) = 0;
+  virtual base::Result<StoredEvent> Read(uint64_t seq) = 0;
+  // Records durably (possibly batched with other writes) that `agency` has `seq`.
+  virtual void RecordAck(const std::string& agency, uint64_t seq) = 0;
+  virtual void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
+                                const std::string& reason) = 0;
+  virtual base::Result<std::vector<DeadLetter>> DeadLetters() = 0;
+  // Makes the dead letters of `seq` pending again; returns the agencies concerned.
+  // kNotFound "no_dead_letter".
+  virtual base::Result<std::vector<std::string>> Requeue(uint64_t seq) = 0;
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_EVENT_STORE_H_

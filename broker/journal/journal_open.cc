@@ -1,0 +1,158 @@
+// Journal::Open and the checks made before anything is queued.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.h"
+#include "broker/journal/batch_writer.h"
+#include "broker/journal/chain.h"
+#include "broker/journal/journal.h"
+#include "broker/journal/journal_internal.h"
+#include "broker/journal/schema_sql.h"
+#include "broker/journal/wal_checkpointer.h"
+#include "broker/journal/work_queue.h"
+#include "crypto/seal.h"
+#include "schema/codec.h"
+
+namespace relais::journal {
+
+namespace internal {
+
+namespace {
+
+base::Error BadEnvelope(const char* why) { return base::InvalidInput("bad_envelope", why); }
+
+bool SameDigest(const crypto::Digest& d, const base::Bytes& b) {
+  return b.size() == d.size() && std::equal(d.begin(), d.end(), b.begin());
+}
+
+}  // namespace
+
+base::Result<PreparedAppend> PrepareAppend(AppendRequest& request, bool check) {
+  schema::Envelope& env = request.envelope;
+  schema::Header& h = request.header;
+  if (env.header.empty()) return BadEnvelope("the header is empty");
+  if (env.signature.size() != kSignatureSize) return BadEnvelope("the signature is not 64 bytes");
+  if (env.body_digest.size() != crypto::kDigestSize ||
+      env.wraps_digest.size() != crypto::kDigestSize) {
+    return BadEnvelope("a digest is not 32 bytes");
+  }
+  if (h.event_id.size() != schema::kEventIdSize) return BadEnvelope("the event id is not 16 bytes");
+  if (h.case_ref.empty()) return BadEnvelope("the case ref is empty");
+  PreparedAppend p;
+  p.wraps = crypto::CanonicalWraps(env.wraps);
+  p.header_hash = crypto::Blake2b(env.header);
+  if (check) {
+    if (!SameDigest(crypto::Blake2b(env.body), env.body_digest)) {
+      return base::InvalidInput("digest_mismatch", "the body does not match bodyDigest");
+    }
+    if (!SameDigest(crypto::Blake2b(p.wraps), env.wraps_digest)) {
+      return base::InvalidInput("digest_mismatch", "the wraps do not match wrapsDigest");
+    }
+    auto decoded = schema::DecodeHeader(env.header);
+    if (!decoded || *decoded != h) {
+      return base::InvalidInput("header_mismatch",
+                                "the decoded header does not match the header bytes");
+    }
+  }
+  p.event_id = std::move(h.event_id);
+  p.kind = static_cast<int64_t>(h.kind);
+  p.case_ref = std::move(h.case_ref);
+  p.emitter = std::move(h.emitter);
+  p.due_at = h.due_at;
+  p.header = std::move(env.header);
+  p.signature = std::move(env.signature);
+  p.body_digest = std::move(env.body_digest);
+  p.wraps_digest = std::move(env.wraps_digest);
+  p.body = std::move(env.body);
+  p.mutations = std::move(request.mutations);
+  return p;
+}
+
+base::Status VerifyTail(Db& db, const KeySet& keys) {
+  RELAIS_ASSIGN_OR_RETURN(std::optional<Checkpoint> cp, ReadLastCheckpoint(db));
+  Head start;
+  if (cp) {
+    RELAIS_RETURN_IF_ERROR(CheckCheckpointAgainstRows(db, *cp, keys));
+    RELAIS_ASSIGN_OR_RETURN(std::optional<Head> link, ReadLink(db, cp->seq));
+    start = *link;  // present: checked above
+  }
+  Head verified;
+  RELAIS_ASSIGN_OR_RETURN(std::optional<ChainFault> fault, VerifyRows(db, start, 0, &verified));
+  if (fault) return FaultError(*fault);
+  return base::Ok();
+}
+
+}  // namespace internal
+
+base::Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options,
+                                                     const base::Clock& clock,
+                                                     const crypto::Secret* checkpoint_key) {
+  if (options.path.empty()) return base::InvalidInput("bad_path", "the journal path is empty");
+  if (options.max_batch == 0) options.max_batch = 1;
+  const std::string lock_path = options.path.string() + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return base::NotFound("journal_not_found",
+                          "cannot create " + lock_path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return base::RetryLater("journal_locked",
+                            "another process has " + options.path.string() + " open for writing");
+  }
+  std::unique_ptr<Journal> journal(new Journal(std::move(options), fd));
+  RELAIS_RETURN_IF_ERROR(journal->Start(clock, checkpoint_key));
+  return journal;
+}
+
+Journal::Journal(JournalOptions options, int lock_fd)
+    : options_(std::move(options)), lock_fd_(lock_fd) {}
+
+base::Status Journal::Start(const base::Clock& clock, const crypto::Secret* key) {
+  using namespace internal;  // NOLINT: the journal's own internals
+  if (key != nullptr) {
+    key_ = crypto::Secret::Copy(key->View());
+    options_.checkpoint_keys.Add("broker", SigningPublicKey(key_));
+  }
+  const std::string path = options_.path.string();
+  RELAIS_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
+                          Db::Open(path, OpenMode::kReadWriteCreate, options_.vfs));
+  db->SetBusyTimeoutMs(options_.busy_timeout_ms);
+  RELAIS_RETURN_IF_ERROR(ConfigureWriteConnection(*db));
+  RELAIS_RETURN_IF_ERROR(EnsureSchema(*db));
+  if (options_.verify_on_open) RELAIS_RETURN_IF_ERROR(VerifyTail(*db, options_.checkpoint_keys));
+  const bool inline_wal = options_.wal_checkpointing == WalCheckpointing::kInline;
+  db->SetAutoCheckpoint(inline_wal ? options_.wal_checkpoint_frames : 0);
+  CheckpointPolicy policy{key_.Empty() ? nullptr : &key_, options_.checkpoint_every_rows,
+                          options_.checkpoint_every_ms, options_.busy_timeout_ms};
+  RELAIS_ASSIGN_OR_RETURN(writer_, BatchWriter::Create(std::move(db), clock, policy));
+  // An erasure interrupted before its WAL truncation must not leave old page images behind:
+  // start every run from an empty WAL. Best effort: a reader on an old snapshot only delays it.
+  if (base::Status st = writer_->TruncateWal();
+      !st && st.error().kind != base::ErrorKind::kRetryLater) {
+    return st;
+  }
+  queue_ = std::make_unique<WorkQueue>(options_.max_batch);
+  if (!inline_wal) {
+    WorkQueue* queue = queue_.get();
+    RELAIS_ASSIGN_OR_RETURN(
+        checkpointer_,
+        WalCheckpointer::Start(
+            path, options_.vfs, options_.wal_checkpoint_frames, [queue](const base::Error& e) {
+              queue->Fail(base::FailStop("journal_failed", "WAL checkpoint failed: " + e.message));
+            }));
+    writer_->db().SetWalHook([this](int frames) {
+      writer_->NoteWalFrames(frames);
+      checkpointer_->Notify(frames);
+    });
+  }
+  PublishHead();
+  thread_ = std::thread([this] { WriterLoop(); });
+  return base::Ok();
+}
+
+}  // namespace relais::journal

@@ -1,0 +1,128 @@
+#include "broker/journal_event_store.h"
+
+#include "base/log.h"
+
+namespace relais::broker {
+
+namespace {
+
+void LogUpdateFailure(const char* what, const base::Status& st) {
+  if (!st && st.error().code != "no_delivery") {
+    base::LogError("delivery_update_failed", {{"update", what}, {"code", st.error().code}});
+  }
+}
+
+}  // namespace
+
+JournalEventStore::JournalEventStore(std::unique_ptr<journal::Journal> journal,
+                                     std::unique_ptr<journal::JournalReader> reader)
+    : journal_(std::move(journal)), reader_(std::move(reader)) {}
+
+JournalEventStore::~JournalEventStore() {
+  reader_.reset();
+  if (journal_) (void)journal_->Close();
+}
+
+void JournalEventStore::Append(schema::Envelope envelope, schema::Header header,
+                               std::function<void(base::Result<Appended>)> done) {
+  journal::AppendRequest request;
+  for (const auto& agency : header.recipients) {
+    request.mutations.push_back(journal::EnqueueDelivery{agency, 0});
+  }
+  request.envelope = std::move(envelope);
+  request.header = std::move(header);
+  journal_->Append(std::move(request),
+                   [done = std::move(done)](base::Result<journal::AppendResult> r) {
+                     if (!r) {
+                       done(std::move(r).error());
+                       return;
+                     }
+                     done(Appended{r->seq, r->received_at, r->duplicate});
+                   });
+}
+
+uint64_t JournalEventStore::HeadSeq() { return journal_->head_seq(); }
+
+base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string& agency,
+                                                               uint64_t after, size_t limit) {
+  std::set<uint64_t> acking;
+  {
+    std::lock_guard lock(acks_mu_);
+    for (auto it = acks_in_flight_.lower_bound({agency, after + 1});
+         it != acks_in_flight_.end() && it->first == agency; ++it) {
+      acking.insert(it->second);
+    }
+  }
+  // Page until `limit` survive the filter or the store has no more, so that a short result
+  // still means "nothing more pending" to the caller.
+  std::vector<uint64_t> seqs;
+  while (seqs.size() < limit) {
+    size_t want = limit - seqs.size();
+    RELAIS_ASSIGN_OR_RETURN(auto page, reader_->Pending(agency, after, want));
+    for (uint64_t seq : page) {
+      if (!acking.count(seq)) seqs.push_back(seq);
+    }
+    if (page.size() < want) break;  // the store ran dry
+    after = page.back();
+  }
+  return seqs;
+}
+
+base::Result<StoredEvent> JournalEventStore::Read(uint64_t seq) {
+  RELAIS_ASSIGN_OR_RETURN(auto entry, reader_->Get(seq, journal::ReadScope::kWithSealed));
+  if (!entry) return base::NotFound("no_event", "no journal entry " + std::to_string(seq));
+  return StoredEvent{entry->seq, entry->received_at, std::move(entry->envelope)};
+}
+
+void JournalEventStore::RecordAck(const std::string& agency, uint64_t seq) {
+  auto key = std::make_pair(agency, seq);
+  {
+    std::lock_guard lock(acks_mu_);
+    acks_in_flight_.insert(key);
+  }
+  journal_->Update(journal::AckDelivery{agency, seq}, [this, key](base::Status st) {
+    LogUpdateFailure("ack", st);
+    std::lock_guard lock(acks_mu_);
+    acks_in_flight_.erase(acks_in_flight_.find(key));
+  });
+}
+
+void JournalEventStore::RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
+                                         const std::string& reason) {
+  journal_->Update(journal::DeadLetter{agency, seq, attempts, reason},
+                   [](base::Status st) { LogUpdateFailure("dead_letter", st); });
+}
+
+base::Result<std::vector<DeadLetter>> JournalEventStore::DeadLetters() {
+  RELAIS_ASSIGN_OR_RETURN(auto rows, reader_->DeadLetters());
+  std::vector<DeadLetter> out;
+  for (const auto& r : rows) out.push_back(DeadLetter{r.agency, r.seq, r.attempts, r.reason});
+  return out;
+}
+
+base::Result<std::vector<std::string>> JournalEventStore::Requeue(uint64_t seq) {
+  RELAIS_ASSIGN_OR_RETURN(auto rows, reader_->DeadLetters());
+  std::vector<std::string> agencies;
+  for (const auto& r : rows) {
+    if (r.seq == seq) agencies.push_back(r.agency);
+  }
+  if (agencies.empty()) {
+    return base::NotFound("no_dead_letter", "seq " + std::to_string(seq) + " is no dead letter");
+  }
+  RELAIS_RETURN_IF_ERROR(journal_->UpdateAsync(journal::RequeueDelivery{"", seq}).get());
+  return agencies;
+}
+
+base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
+    const JournalStoreOptions& options, const base::Clock& clock,
+    const crypto::AgencyIdentity& broker) {
+  journal::JournalOptions jo;
+  jo.path = options.path;
+  jo.checkpoint_every_rows = options.checkpoint_every;
+  jo.checkpoint_every_ms = options.checkpoint_interval_ms;
+  RELAIS_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(jo, clock, &broker.sign_secret));
+  RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.path, ""}));
+  return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader));
+}
+
+}  // namespace relais::broker

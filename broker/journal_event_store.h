@@ -1,0 +1,66 @@
+// The embedded EventStore: the SQLite journal (broker/journal) with its derived delivery tables.
+//
+// Append enqueues a pending delivery for every recipient in the same transaction as the entry.
+// Reads (Pending, Read, DeadLetters) go through a JournalReader owned by the I/O thread.
+#ifndef RELAIS_BROKER_JOURNAL_EVENT_STORE_H_
+#define RELAIS_BROKER_JOURNAL_EVENT_STORE_H_
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <utility>
+
+#include "base/clock.h"
+#include "broker/event_store.h"
+#include "broker/journal/journal.h"
+#include "broker/journal/reader.h"
+#include "crypto/identity.h"
+
+namespace relais::broker {
+
+struct JournalStoreOptions {
+  std::filesystem::path path;
+  uint64_t checkpoint_every = 1000;
+  base::TimeMs checkpoint_interval_ms = 60'000;
+};
+
+class JournalEventStore final : public EventStore {
+ public:
+  JournalEventStore(std::unique_ptr<journal::Journal> journal,
+                    std::unique_ptr<journal::JournalReader> reader);
+  ~JournalEventStore() override;
+
+  void Append(schema::Envelope envelope, schema::Header header,
+              std::function<void(base::Result<Appended>)> done) override;
+  uint64_t HeadSeq() override;
+  base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
+                                              size_t limit) override;
+  base::Result<StoredEvent> Read(uint64_t seq) override;
+  void RecordAck(const std::string& agency, uint64_t seq) override;
+  void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
+                        const std::string& reason) override;
+  base::Result<std::vector<DeadLetter>> DeadLetters() override;
+  base::Result<std::vector<std::string>> Requeue(uint64_t seq) override;
+
+  journal::Journal& journal() { return *journal_; }
+
+ private:
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<journal::JournalReader> reader_;
+  // Acks handed to the journal writer but not yet committed. Pending() must not return them:
+  // it copies this set *before* reading, so an ack committed after the read's snapshot is still
+  // in the copy (it is erased only after its commit).
+  std::mutex acks_mu_;
+  std::multiset<std::pair<std::string, uint64_t>> acks_in_flight_;
+};
+
+// Opens (creating if needed) and verifies the journal; checkpoints are signed with the broker's
+// identity. Refuses a journal whose chain does not verify (kCorruption naming the first bad seq).
+base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
+    const JournalStoreOptions& options, const base::Clock& clock,
+    const crypto::AgencyIdentity& broker);
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_JOURNAL_EVENT_STORE_H_

@@ -1,0 +1,91 @@
+#include "broker/metrics.h"
+
+#include <cstdio>
+
+namespace relais::broker {
+
+namespace {
+
+void Counter(std::string& out, const char* name, const char* help, uint64_t v,
+             const char* type = "counter") {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(v) + "\n";
+}
+
+std::string Seconds(int64_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+void LatencyHistogram::Observe(int64_t us) {
+  size_t i = 0;
+  while (i < kBoundsUs.size() && us > kBoundsUs[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(us, std::memory_order_relaxed);
+}
+
+void LatencyHistogram::Render(const std::string& name, const std::string& help,
+                              std::string& out) const {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBoundsUs.size(); ++i) {
+    cumulative += buckets_[i].load();
+    out +=
+        name + "_bucket{le=\"" + Seconds(kBoundsUs[i]) + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  cumulative += buckets_[kBoundsUs.size()].load();
+  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  out += name + "_sum " + Seconds(sum_us_.load()) + "\n";
+  out += name + "_count " + std::to_string(count_.load()) + "\n";
+}
+
+void BrokerMetrics::CountFatal(const std::string& code) {
+  publish_fatal.fetch_add(1);
+  std::lock_guard lock(mu_);
+  ++fatal_by_code_[code];
+}
+
+std::string BrokerMetrics::Render() const {
+  std::string out;
+  Counter(out, "relais_publish_ok_total", "Publishes journaled durably.", publish_ok.load());
+  Counter(out, "relais_publish_duplicate_total", "Publishes of an event id already journaled.",
+          publish_duplicate.load());
+  Counter(out, "relais_publish_transient_total", "Publishes refused for now (retry).",
+          publish_transient.load());
+  out +=
+      "# HELP relais_publish_fatal_total Publishes refused for good, by code.\n"
+      "# TYPE relais_publish_fatal_total counter\n";
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [code, n] : fatal_by_code_) {
+      out += "relais_publish_fatal_total{code=\"" + code + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  Counter(out, "relais_delivered_total", "First deliveries sent.", delivered.load());
+  Counter(out, "relais_redelivered_total", "Redeliveries after a timeout or nack.",
+          redelivered.load());
+  Counter(out, "relais_acked_total", "Deliveries acknowledged by receivers.", acked.load());
+  Counter(out, "relais_dead_letters_total", "Deliveries moved to the dead-letter list.",
+          dead_lettered.load());
+  Counter(out, "relais_in_flight", "Deliveries awaiting an ack.", in_flight.load(), "gauge");
+  Counter(out, "relais_sessions", "Authenticated connections.", sessions.load(), "gauge");
+  Counter(out, "relais_subscriptions", "Active subscriptions.", subscriptions.load(), "gauge");
+  Counter(out, "relais_journal_head_seq", "Highest journaled seq.", journal_head_seq.load(),
+          "gauge");
+  Counter(out, "relais_registry_serial", "Serial of the registry in force.", registry_serial.load(),
+          "gauge");
+  Counter(out, "relais_zap_accepted_total", "CURVE handshakes admitted.", zap_accepted.load());
+  Counter(out, "relais_zap_refused_total", "CURVE handshakes refused (unknown or revoked key).",
+          zap_refused.load());
+  Counter(out, "relais_healthy", "1 while the journal and the ZAP handler work.",
+          healthy.load() ? 1 : 0, "gauge");
+  publish_to_ack.Render("relais_publish_ack_seconds",
+                        "Time from receiving a publish to sending its ack.", out);
+  return out;
+}
+
+}  // namespace relais::broker

@@ -1,0 +1,59 @@
+// Counters and latency histograms of the broker, rendered in the Prometheus text format.
+// Updated by the I/O thread, read by the metrics HTTP thread: every field is atomic.
+#ifndef RELAIS_BROKER_METRICS_H_
+#define RELAIS_BROKER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace relais::broker {
+
+// Latency histogram with fixed bucket bounds in microseconds.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<int64_t, 12> kBoundsUs = {
+      100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+  void Observe(int64_t us);
+  // Appends `name_bucket{le=..}`, `name_sum`, `name_count` lines (in seconds).
+  void Render(const std::string& name, const std::string& help, std::string& out) const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<int64_t> sum_us_{0};
+};
+
+struct BrokerMetrics {
+  std::atomic<uint64_t> publish_ok{0};
+  std::atomic<uint64_t> publish_duplicate{0};
+  std::atomic<uint64_t> publish_transient{0};
+  std::atomic<uint64_t> publish_fatal{0};
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> redelivered{0};
+  std::atomic<uint64_t> acked{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> in_flight{0};
+  std::atomic<uint64_t> sessions{0};
+  std::atomic<uint64_t> subscriptions{0};
+  std::atomic<uint64_t> journal_head_seq{0};
+  std::atomic<uint64_t> registry_serial{0};
+  std::atomic<uint64_t> zap_accepted{0};
+  std::atomic<uint64_t> zap_refused{0};
+  std::atomic<bool> healthy{true};
+  LatencyHistogram publish_to_ack;
+
+  void CountFatal(const std::string& code);
+  std::string Render() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> fatal_by_code_;
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_METRICS_H_

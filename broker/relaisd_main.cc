@@ -1,0 +1,264 @@
+// relaisd: the relais broker. Wires the parts together; all logic lives in the broker library.
+#include <pthread.h>
+#include <signal.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "broker/broker.h"
+#include "broker/journal_event_store.h"
+#include "broker/metrics_http.h"
+#include "broker/registry_store.h"
+#include "crypto/identity.h"
+#include "crypto/secret.h"
+
+namespace po = boost::program_options;
+using namespace relais;
+
+namespace {
+
+struct Config {
+  std::string listen;
+  std::string journal;
+  std::string registry;
+  std::string authority_pub;
+  std::string key;
+  std::string metrics_listen;
+  unsigned verify_threads = 0;
+  int64_t ack_timeout_ms = 30000;
+  uint32_t max_attempts = 10;
+  uint32_t max_credit = 10000;
+  int64_t session_timeout_ms = 15000;
+  size_t max_pending = 20000;
+  uint32_t checkpoint_every = 1000;
+  int64_t checkpoint_interval_s = 60;
+  std::string log_level;
+};
+
+po::options_description Options(Config& c) {
+  po::options_description d("relaisd options (also accepted as `name = value` lines in --config)");
+  d.add_options()("listen", po::value(&c.listen)->default_value("tcp://127.0.0.1:7411"),
+                  "ZeroMQ endpoint the broker binds (CURVE server)")(
+      "journal", po::value(&c.journal)->default_value("relais-journal.db"),
+      "path of the SQLite journal (created if absent)")("registry", po::value(&c.registry),
+                                                        "signed agency registry file (required)")(
+      "authority-pub", po::value(&c.authority_pub),
+      "public key file (.pub) of the registry authority (required)")(
+      "key", po::value(&c.key),
+      "the broker's own identity key file (.key, mode 0600; its agency must be of kind broker "
+      "in the registry) (required)")("metrics-listen",
+                                     po::value(&c.metrics_listen)->default_value("127.0.0.1:9464"),
+                                     "HOST:PORT for /metrics and /healthz; 'off' disables")(
+      "verify-threads", po::value(&c.verify_threads)->default_value(0),
+      "signature verification threads (0: one per core)")(
+      "ack-timeout-ms", po::value(&c.ack_timeout_ms)->default_value(30000),
+      "redeliver a delivery not acked within this time (doubling back-off)")(
+      "max-attempts", po::value(&c.max_attempts)->default_value(10),
+      "deliveries attempted this many times go to the dead-letter list")(
+      "max-credit", po::value(&c.max_credit)->default_value(10000),
+      "upper bound of a subscriber's credit")(
+      "session-timeout-ms", po::value(&c.session_timeout_ms)->default_value(15000),
+      "a connection silent this long is considered gone")(
+      "max-pending", po::value(&c.max_pending)->default_value(20000),
+      "publishes being verified or committed at once; beyond: transient 'overloaded'")(
+      "checkpoint-every", po::value(&c.checkpoint_every)->default_value(1000),
+      "append a signed checkpoint every N journal rows")(
+      "checkpoint-interval-s", po::value(&c.checkpoint_interval_s)->default_value(60),
+      "... or every S seconds, whichever comes first")(
+      "log-level", po::value(&c.log_level)->default_value("info"), "debug, info, warn, error");
+  return d;
+}
+
+base::Result<Config> ParseConfig(int argc, char** argv, bool* help) {
+  Config c;
+  po::options_description general("general");
+  std::string config_file;
+  general.add_options()("help,h", "show this help")(
+      "config", po::value(&config_file), "read options from this file (`name = value` lines)");
+  po::options_description all;
+  all.add(general).add(Options(c));
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    if (vm.count("config")) {
+      std::ifstream in(vm["config"].as<std::string>());
+      if (!in) {
+        return base::NotFound("no_config",
+                              "cannot read config file " + vm["config"].as<std::string>());
+      }
+      po::store(po::parse_config_file(in, Options(c)), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return base::InvalidInput("bad_option", e.what());
+  }
+  if (vm.count("help")) {
+    *help = true;
+    std::cout << "relaisd: the relais broker.\n\nUsage: relaisd --registry REG --authority-pub "
+                 "AUTH.pub --key BROKER.key [options]\n\n"
+              << all
+              << "\nSignals: SIGTERM/SIGINT stop gracefully (pending commits are "
+                 "acknowledged); SIGHUP reloads the registry.\n";
+    return c;
+  }
+  for (auto [name, value] :
+       {std::pair{"registry", &c.registry}, std::pair{"authority-pub", &c.authority_pub},
+        std::pair{"key", &c.key}}) {
+    if (value->empty())
+      return base::InvalidInput("missing_option", std::string("--") + name + " is required");
+  }
+  return c;
+}
+
+// Blocks SIGTERM/SIGINT/SIGHUP in every thread and handles them on a dedicated one.
+class SignalThread {
+ public:
+  SignalThread() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGHUP);
+    sigaddset(&set_, SIGUSR1);  // internal: wakes the thread to exit
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  void Start(broker::Broker& b) {
+    thread_ = std::thread([this, &b] {
+      while (true) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        if (sig == SIGUSR1) return;
+        if (sig == SIGHUP) {
+          b.RequestReload();
+        } else {
+          b.RequestStop();
+        }
+      }
+    });
+  }
+  ~SignalThread() {
+    if (thread_.joinable()) {
+      pthread_kill(thread_.native_handle(), SIGUSR1);
+      thread_.join();
+    }
+  }
+
+ private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+int Serve(const Config& c) {
+  // Before any thread starts, so that every thread inherits the blocked signal mask.
+  SignalThread signals;
+  base::SystemClock clock;
+  auto identity = crypto::LoadIdentity(c.key);
+  if (!identity) {
+    base::LogError("startup_failed",
+                   {{"code", identity.error().code}, {"message", identity.error().message}});
+    return 1;
+  }
+  auto authority = crypto::LoadPublicIdentity(c.authority_pub);
+  if (!authority) {
+    base::LogError("startup_failed",
+                   {{"code", authority.error().code}, {"message", authority.error().message}});
+    return 1;
+  }
+  auto registry = broker::RegistryStore::Load(c.registry, authority->sign_public, clock);
+  if (!registry) {
+    base::LogError("startup_failed",
+                   {{"code", registry.error().code}, {"message", registry.error().message}});
+    return 1;
+  }
+  const std::string& me = identity->pub.agency_id;
+  const schema::Agency* self = (*registry)->Current()->Find(me);
+  if (self == nullptr || self->kind != schema::AgencyKind::kBroker || self->revoked) {
+    base::LogError("startup_failed",
+                   {{"code", "not_a_broker"},
+                    {"message", "agency '" + me + "' is not a broker in the registry"}});
+    return 1;
+  }
+  broker::JournalStoreOptions jo;
+  jo.path = c.journal;
+  jo.checkpoint_every = c.checkpoint_every;
+  jo.checkpoint_interval_ms = c.checkpoint_interval_s * 1000;
+  auto store = broker::OpenJournalEventStore(jo, clock, *identity);
+  if (!store) {
+    base::LogError("startup_failed",
+                   {{"code", store.error().code}, {"message", store.error().message}});
+    return 1;
+  }
+  transport::ServerOptions so;
+  so.endpoint = c.listen;
+  so.curve_public = identity->pub.curve_public;
+  so.curve_secret = &identity->curve_secret;
+  broker::RegistryStore* reg = registry->get();
+  auto server = transport::Server::Create(
+      so, [reg](base::ByteView key) { return reg->AgencyForCurveKey(key); });
+  if (!server) {
+    base::LogError("startup_failed",
+                   {{"code", server.error().code}, {"message", server.error().message}});
+    return 1;
+  }
+  broker::BrokerMetrics metrics;
+  std::unique_ptr<broker::MetricsHttp> http;
+  if (c.metrics_listen != "off" && !c.metrics_listen.empty()) {
+    auto colon = c.metrics_listen.rfind(':');
+    std::string host = c.metrics_listen.substr(0, colon);
+    int port = colon == std::string::npos ? 9464 : std::atoi(c.metrics_listen.c_str() + colon + 1);
+    auto started = broker::MetricsHttp::Start(host, port, metrics);
+    if (!started) {
+      base::LogError("startup_failed",
+                     {{"code", started.error().code}, {"message", started.error().message}});
+      return 1;
+    }
+    http = std::move(started).value();
+  }
+  broker::WorkerPool verifiers(c.verify_threads);
+  broker::BrokerOptions bo;
+  bo.broker_agency = me;
+  bo.session_timeout_us = c.session_timeout_ms * 1000;
+  bo.max_pending_publishes = c.max_pending;
+  bo.delivery.ack_timeout_us = c.ack_timeout_ms * 1000;
+  bo.delivery.max_attempts = c.max_attempts;
+  bo.delivery.max_credit = c.max_credit;
+  broker::Broker b(bo, **server, **registry, **store, verifiers, clock, metrics);
+  signals.Start(b);
+  base::LogInfo("relaisd_ready", {{"agency", me},
+                                  {"listen", (*server)->BoundEndpoint()},
+                                  {"journal", c.journal},
+                                  {"head_seq", (*store)->HeadSeq()},
+                                  {"metrics_port", http ? http->Port() : 0},
+                                  {"verify_threads", verifiers.Size()}});
+  base::Status st = b.Run();
+  if (!st) {
+    base::LogError("relaisd_failed", {{"code", st.error().code}, {"message", st.error().message}});
+    return 3;
+  }
+  base::LogInfo("relaisd_stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool help = false;
+  auto config = ParseConfig(argc, argv, &help);
+  if (!config) {
+    std::fprintf(stderr, "relaisd: %s\n(see relaisd --help)\n", config.error().ToString().c_str());
+    return 2;
+  }
+  if (help) return 0;
+  base::LogLevel level;
+  if (!base::ParseLogLevel(config->log_level, &level)) {
+    std::fprintf(stderr, "relaisd: bad_option: --log-level must be debug, info, warn or error\n");
+    return 2;
+  }
+  base::SetLogLevel(level);
+  crypto::Init();
+  return Serve(*config);
+}

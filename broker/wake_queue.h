@@ -1,0 +1,62 @@
+// A multi-producer queue drained by the broker's I/O thread, with an eventfd the I/O thread polls
+// beside its ZeroMQ socket so a worker's result wakes it at once.
+//
+// Threading: Push() from any thread; Drain() and Fd() from the I/O thread only.
+#ifndef RELAIS_BROKER_WAKE_QUEUE_H_
+#define RELAIS_BROKER_WAKE_QUEUE_H_
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <deque>
+#include <mutex>
+#include <utility>
+
+#include "base/check.h"
+
+namespace relais::broker {
+
+template <typename T>
+class WakeQueue {
+ public:
+  WakeQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    RELAIS_CHECK_MSG(fd_ >= 0, "eventfd failed");
+  }
+  ~WakeQueue() { close(fd_); }
+  WakeQueue(const WakeQueue&) = delete;
+  WakeQueue& operator=(const WakeQueue&) = delete;
+
+  void Push(T item) {
+    bool was_empty;
+    {
+      std::lock_guard lock(mu_);
+      was_empty = items_.empty();
+      items_.push_back(std::move(item));
+    }
+    if (was_empty) {
+      uint64_t one = 1;
+      ssize_t n = write(fd_, &one, sizeof one);
+      (void)n;  // EAGAIN means the counter is already non-zero: the reader wakes anyway
+    }
+  }
+
+  // Takes everything queued so far (and clears the wake-up).
+  std::deque<T> Drain() {
+    uint64_t count;
+    ssize_t n = read(fd_, &count, sizeof count);
+    (void)n;
+    std::lock_guard lock(mu_);
+    return std::exchange(items_, {});
+  }
+
+  int Fd() const { return fd_; }
+
+ private:
+  int fd_;
+  std::mutex mu_;
+  std::deque<T> items_;
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_WAKE_QUEUE_H_

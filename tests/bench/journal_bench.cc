@@ -1,0 +1,266 @@
+// relais_bench_journal: durable append throughput of the journal with group commit, against a
+// plain SQLite insert loop with the same settings, rows and batch size, measured in the same run.
+//
+//   relais_bench_journal [--out FILE.json] [--rows N] [--producers P] [--batch B] [--dir DIR]
+//
+// Rows are ~1.2 KiB as stored (header, signature, digests, sealed body, wraps, ids). Case refs
+// follow a pool of 2,000 open cases, one event in five opening a new case. Producers keep
+// 2*B/P appends in flight each, like a broker with many publishers. The database lives under
+// DIR (default $RELAIS_BENCH_DIR or /var/tmp), which must be a real disk, not tmpfs.
+#include <sys/statfs.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <semaphore>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "broker/journal/journal.h"
+#include "broker/journal/testing/events.h"
+#include "broker/journal/testing/plain_baseline.h"
+#include "crypto/random.h"
+#include "crypto/secret.h"
+#include "crypto/sign.h"
+
+namespace relais::journal {
+namespace {
+
+constexpr size_t kTargetRowBytes = 1229;  // 1.2 KiB
+constexpr long kTmpfsMagic = 0x01021994;
+
+struct Args {
+  std::string out;
+  size_t rows = 200'000;
+  size_t producers = 4;
+  size_t batch = 256;
+  std::string dir;
+};
+
+struct Measurement {
+  std::string name;
+  double rows_per_s = 0;
+  double mean_batch = 0;
+  int64_t commit_p50_us = 0, commit_p99_us = 0;
+  int64_t append_p50_us = -1, append_p99_us = -1;  // -1: not applicable (baseline)
+};
+
+int64_t Percentile(std::vector<int64_t> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::vector<AppendRequest> MakeRows(size_t n) {
+  testing::EventSpec probe;
+  probe.body_size = 0;
+  const size_t overhead = testing::StoredBytes(testing::MakeRequest(probe));
+  std::mt19937_64 rng(42);
+  std::vector<std::string> open_cases(2000);
+  for (auto& c : open_cases) c = crypto::NewCaseRef();
+  std::vector<AppendRequest> rows;
+  rows.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    std::string& slot = open_cases[rng() % open_cases.size()];
+    if (rng() % 5 == 0) slot = crypto::NewCaseRef();
+    testing::EventSpec spec;
+    spec.case_ref = slot;
+    spec.body_size = kTargetRowBytes - overhead;
+    spec.emitted_at = 1'764'000'000'000 + static_cast<int64_t>(i);
+    rows.push_back(testing::MakeRequest(spec));
+  }
+  return rows;
+}
+
+Measurement RunJournal(const std::string& name, const std::filesystem::path& dir,
+                       const std::vector<AppendRequest>& rows, const Args& args,
+                       WalCheckpointing wal, int wal_frames, bool derived) {
+  base::SystemClock clock;
+  crypto::SigningKeyPair key = crypto::GenerateSigningKeyPair();
+  JournalOptions options;
+  options.path = dir / (name + ".db");
+  options.max_batch = args.batch;
+  options.wal_checkpointing = wal;
+  options.wal_checkpoint_frames = wal_frames;
+  std::vector<int64_t> commit_us;
+  std::vector<size_t> batch_sizes;
+  options.on_batch = [&](const BatchStats& s) {
+    commit_us.push_back(s.commit_us);
+    batch_sizes.push_back(s.appends);
+  };
+  auto journal = Journal::Open(options, clock, &key.secret_key);
+  if (!journal) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), journal.error().ToString().c_str());
+    std::exit(1);
+  }
+  std::vector<int64_t> latency(rows.size());
+  std::atomic<int64_t> last_done{0};
+  std::atomic<size_t> failures{0};
+  const ptrdiff_t window =
+      static_cast<ptrdiff_t>(std::max<size_t>(1, 2 * args.batch / args.producers));
+  const int64_t start = base::MonotonicMicros();
+  std::vector<std::thread> producers;
+  for (size_t t = 0; t < args.producers; ++t) {
+    producers.emplace_back([&, t] {
+      std::counting_semaphore<4096> slots(window);
+      for (size_t i = t; i < rows.size(); i += args.producers) {
+        slots.acquire();
+        AppendRequest request = rows[i];
+        if (derived) request.mutations = testing::DeriveFromHeader(request.header);
+        const int64_t queued = base::MonotonicMicros();
+        (*journal)->Append(std::move(request), [&, i, queued](base::Result<AppendResult> r) {
+          const int64_t now = base::MonotonicMicros();
+          if (!r) ++failures;
+          latency[i] = now - queued;
+          last_done = now;
+          slots.release();
+        });
+      }
+      for (ptrdiff_t k = 0; k < window; ++k) slots.acquire();  // wait for our last appends
+    });
+  }
+  for (auto& p : producers) p.join();
+  const int64_t elapsed = last_done.load() - start;
+  (void)(*journal)->Close();
+  if (failures.load() != 0)
+    std::fprintf(stderr, "%s: %zu appends failed\n", name.c_str(), failures.load());
+  Measurement m{name, 1e6 * static_cast<double>(rows.size()) / static_cast<double>(elapsed)};
+  m.mean_batch =
+      static_cast<double>(std::accumulate(batch_sizes.begin(), batch_sizes.end(), size_t{0})) /
+      static_cast<double>(std::max<size_t>(1, batch_sizes.size()));
+  m.commit_p50_us = Percentile(commit_us, 0.50);
+  m.commit_p99_us = Percentile(commit_us, 0.99);
+  m.append_p50_us = Percentile(latency, 0.50);
+  m.append_p99_us = Percentile(latency, 0.99);
+  return m;
+}
+
+Measurement RunPlain(const std::string& name, const std::filesystem::path& dir,
+                     const std::vector<AppendRequest>& rows, size_t batch,
+                     testing::PlainTable table) {
+  auto result = testing::RunPlainInsertLoop(dir / (name + ".db"), rows, batch, table);
+  if (!result) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(), result.error().ToString().c_str());
+    std::exit(1);
+  }
+  Measurement m{name,
+                1e6 * static_cast<double>(rows.size()) / static_cast<double>(result->total_us)};
+  m.mean_batch = static_cast<double>(batch);
+  m.commit_p50_us = Percentile(result->commit_us, 0.50);
+  m.commit_p99_us = Percentile(result->commit_us, 0.99);
+  return m;
+}
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  const char* env_dir = std::getenv("RELAIS_BENCH_DIR");
+  a.dir = env_dir != nullptr ? env_dir : "/var/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--out")
+      a.out = v;
+    else if (k == "--rows")
+      a.rows = std::stoul(v);
+    else if (k == "--producers")
+      a.producers = std::stoul(v);
+    else if (k == "--batch")
+      a.batch = std::stoul(v);
+    else if (k == "--dir")
+      a.dir = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      std::exit(1);
+    }
+  }
+  return a;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five;
+  in >> one >> five;
+  return one + " " + five;
+}
+
+void Report(const std::vector<Measurement>& ms, const Args& args, double ratio,
+            const std::string& load, bool tmpfs) {
+  std::printf("\n%-34s %10s %8s %11s %11s %11s %11s\n", "variant", "rows/s", "batch", "commit p50",
+              "commit p99", "append p50", "append p99");
+  for (const Measurement& m : ms) {
+    std::printf("%-34s %10.0f %8.1f %9lldus %9lldus", m.name.c_str(), m.rows_per_s, m.mean_batch,
+                static_cast<long long>(m.commit_p50_us), static_cast<long long>(m.commit_p99_us));
+    if (m.append_p50_us >= 0) {
+      std::printf(" %9lldus %9lldus\n", static_cast<long long>(m.append_p50_us),
+                  static_cast<long long>(m.append_p99_us));
+    } else {
+      std::printf(" %11s %11s\n", "-", "-");
+    }
+  }
+  std::printf(
+      "\njournal / plain insert loop (same schema, batch %.0f): %.2fx   load before: %s%s\n",
+      ms[4].mean_batch, ratio, load.c_str(), tmpfs ? "   WARNING: tmpfs" : "");
+  if (args.out.empty()) return;
+  std::ostringstream j;
+  j << "{\n  \"benchmark\": \"journal\",\n  \"rows\": " << args.rows
+    << ",\n  \"row_bytes\": " << kTargetRowBytes << ",\n  \"producers\": " << args.producers
+    << ",\n  \"max_batch\": " << args.batch << ",\n  \"synchronous\": \"FULL\""
+    << ",\n  \"load_before\": \"" << load << "\",\n  \"tmpfs\": " << (tmpfs ? "true" : "false")
+    << ",\n  \"ratio_journal_to_plain\": " << ratio << ",\n  \"results\": [\n";
+  for (size_t i = 0; i < ms.size(); ++i) {
+    const Measurement& m = ms[i];
+    j << "    {\"name\": \"" << m.name << "\", \"rows_per_s\": " << m.rows_per_s
+      << ", \"mean_batch\": " << m.mean_batch << ", \"commit_p50_us\": " << m.commit_p50_us
+      << ", \"commit_p99_us\": " << m.commit_p99_us;
+    if (m.append_p50_us >= 0) {
+      j << ", \"append_p50_us\": " << m.append_p50_us << ", \"append_p99_us\": " << m.append_p99_us;
+    }
+    j << "}" << (i + 1 < ms.size() ? ",\n" : "\n");
+  }
+  j << "  ]\n}\n";
+  std::ofstream(args.out) << j.str();
+}
+
+int Run(int argc, char** argv) {
+  Args args = Parse(argc, argv);
+  crypto::Init();
+  std::filesystem::path dir = std::filesystem::path(args.dir) /
+                              ("relais-bench-journal-" + std::to_string(base::MonotonicMicros()));
+  std::filesystem::create_directories(dir);
+  struct statfs fs;
+  const bool tmpfs = statfs(dir.c_str(), &fs) == 0 && fs.f_type == kTmpfsMagic;
+  if (tmpfs) std::fprintf(stderr, "warning: %s is tmpfs; fsync costs nothing there\n", dir.c_str());
+  const std::string load = LoadAverage();
+  std::printf("generating %zu rows of %zu bytes...\n", args.rows, kTargetRowBytes);
+  const std::vector<AppendRequest> rows = MakeRows(args.rows);
+
+  std::vector<Measurement> ms;
+  ms.push_back(RunJournal("journal (background wal ckpt)", dir, rows, args,
+                          WalCheckpointing::kBackground, 1000, false));
+  ms.push_back(RunJournal("journal (inline wal ckpt 1000)", dir, rows, args,
+                          WalCheckpointing::kInline, 1000, false));
+  ms.push_back(RunJournal("journal (inline wal ckpt 10000)", dir, rows, args,
+                          WalCheckpointing::kInline, 10000, false));
+  ms.push_back(RunJournal("journal + derived (2 dlv, case)", dir, rows, args,
+                          WalCheckpointing::kBackground, 1000, true));
+  const size_t batch = std::max<size_t>(1, static_cast<size_t>(ms[0].mean_batch + 0.5));
+  ms.push_back(RunPlain("plain insert loop (same schema)", dir, rows, batch,
+                        testing::PlainTable::kJournalSchema));
+  ms.push_back(
+      RunPlain("plain insert loop (blob table)", dir, rows, batch, testing::PlainTable::kBlobOnly));
+  const double ratio = ms[0].rows_per_s / ms[4].rows_per_s;
+  Report(ms, args, ratio, load, tmpfs);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  return 0;
+}
+
+}  // namespace
+}  // namespace relais::journal
+
+int main(int argc, char** argv) { return relais::journal::Run(argc, argv); }
