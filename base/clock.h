@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 namespace relais::base {
 
@@ -34,6 +35,20 @@ class ManualClock final : public Clock {
 
  private:
   std::atomic<TimeMs> now_;
+};
+
+// Test-only: the time written in a file (an ISO 8601 time or integer ms since the epoch), re-read
+// whenever the file changes. Lets cross-process tests move a broker's clock without sleeping.
+// Until the file exists or when it is unreadable, the last good value (or `start`) is used.
+class FileClock final : public Clock {
+ public:
+  FileClock(std::string path, TimeMs start);
+  TimeMs NowMs() const override;
+
+ private:
+  std::string path_;
+  mutable std::atomic<TimeMs> now_;
+  mutable std::atomic<int64_t> mtime_ns_{-1};
 };
 
 // Monotonic microseconds, for measuring durations (latency, timeouts), never for deadlines.

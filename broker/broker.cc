@@ -25,8 +25,8 @@ std::string EventIdText(const base::Bytes& id) {
 }  // namespace
 
 Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& registry,
-               EventStore& store, WorkerPool& verifiers, const base::Clock& clock,
-               BrokerMetrics& metrics)
+               EventStore& store, WorkerPool& verifiers, CaseEngine& engine,
+               const crypto::AgencyIdentity& self, const base::Clock& clock, BrokerMetrics& metrics)
     : options_(std::move(options)),
       server_(server),
       registry_(registry),
@@ -34,12 +34,15 @@ Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& 
       verifiers_(verifiers),
       clock_(clock),
       metrics_(metrics),
+      engine_(engine),
+      self_(self),
       delivery_(store, options_.delivery,
                 [this](const std::string& peer, const schema::Deliver& d) {
                   return SendFrame(peer, schema::Frame(d));
                 }) {}
 
 base::Status Broker::Run() {
+  RELAIS_RETURN_IF_ERROR(Recover());
   metrics_.registry_serial.store(registry_.Current()->registry.serial);
   int64_t next_pump = 0;
   while (!stop_.load()) {
@@ -56,7 +59,11 @@ base::Status Broker::Run() {
       return base::FailStop("zap_handler_died", "the ZAP handler thread stopped");
     }
     ExpireSessions(now_us);
-    next_pump = delivery_.Pump(now_us);
+    if (now_us >= next_timer_check_us_) {
+      FireTimers();
+      next_timer_check_us_ = now_us + 50'000;
+    }
+    next_pump = std::min(delivery_.Pump(now_us), next_timer_check_us_);
     UpdateGauges();
     if (journal_failed_ && pending_publishes_ == 0) {
       return base::FailStop("journal_failed", "the journal stopped after an I/O error");
@@ -86,7 +93,9 @@ void Broker::HandleInbound(transport::Inbound& in, int64_t now_us) {
   if (fresh) {
     base::LogInfo("session_open", {{"agency", in.agency_id}});
   }
-  auto frame = schema::DecodeFrame(in.payload);
+  schema::DecodeLimits limits;
+  limits.max_bytes = 8u << 20;  // docs/protocol.md §2; ZeroMQ closes connections sending more
+  auto frame = schema::DecodeFrame(in.payload, limits);
   if (!frame) {
     SendError(in.peer, "malformed", frame.error().message);
     return;
@@ -142,18 +151,17 @@ void Broker::HandleVerified(Verified& v) {
             &v.header.error(), false, v.received_us);
     return;
   }
-  schema::Header header = std::move(v.header).value();
-  store_.Append(v.envelope, header,
-                [this, peer = v.peer, received_us = v.received_us, envelope = v.envelope,
-                 header](base::Result<Appended> r) mutable {
-                  committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
-                                            std::move(header), std::move(r)});
-                });
+  Admit(std::move(v));
 }
 
 void Broker::HandleCommitted(Committed& c, int64_t now_us) {
+  if (c.emission) {
+    AfterCommit(c, now_us);
+    return;
+  }
   --pending_publishes_;
   if (!c.result) {
+    AfterCommit(c, now_us);
     const base::Error& e = c.result.error();
     if (e.kind == base::ErrorKind::kFailStop) {
       journal_failed_ = true;
@@ -166,6 +174,9 @@ void Broker::HandleCommitted(Committed& c, int64_t now_us) {
     return;
   }
   const Appended& a = *c.result;
+  // The case engine and the deliveries move before the ack: once the emitter holds the ack of a
+  // consent withdrawal, no body of that case is delivered any more.
+  AfterCommit(c, now_us);
   SendAck(c.peer, c.header.event_id, schema::AckStatus::kOk, a.seq, nullptr, a.duplicate,
           c.received_us);
   if (a.duplicate) return;
@@ -176,7 +187,6 @@ void Broker::HandleCommitted(Committed& c, int64_t now_us) {
                  {"kind", schema::EventKindName(c.header.kind)},
                  {"emitter", c.header.emitter},
                  {"recipients", static_cast<uint64_t>(c.header.recipients.size())}});
-  delivery_.Appended(a.seq, a.received_at, c.envelope, c.header.recipients, now_us);
 }
 
 void Broker::HandleSubscribe(const std::string& peer, const std::string& agency,

@@ -14,6 +14,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "broker/case_engine.h"
 #include "broker/delivery.h"
 #include "broker/event_store.h"
 #include "broker/metrics.h"
@@ -21,6 +22,7 @@
 #include "broker/transport/server.h"
 #include "broker/wake_queue.h"
 #include "broker/worker_pool.h"
+#include "crypto/identity.h"
 #include "schema/wire.h"
 
 namespace relais::broker {
@@ -35,12 +37,17 @@ struct BrokerOptions {
 
 class Broker {
  public:
+  // `self` is the broker's identity: it signs the events the broker emits (reminders,
+  // escalations, ruptures, offer_taken, purge requests).
   Broker(BrokerOptions options, transport::Server& server, RegistryStore& registry,
-         EventStore& store, WorkerPool& verifiers, const base::Clock& clock,
-         BrokerMetrics& metrics);
+         EventStore& store, WorkerPool& verifiers, CaseEngine& engine,
+         const crypto::AgencyIdentity& self, const base::Clock& clock, BrokerMetrics& metrics);
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
+  // Rebuilds the case engine from the journal and journals any broker emission a crash lost.
+  // Called by Run() first.
+  base::Status Recover();
   // Serves until RequestStop(); then stops reading, finishes pending commits, acks them and
   // returns. Returns an error if the journal failed (fail-stop) or the ZAP handler died.
   base::Status Run();
@@ -61,11 +68,12 @@ class Broker {
     base::Result<schema::Header> header = base::InvalidInput("", "");
   };
   struct Committed {
-    std::string peer;
+    std::string peer;  // empty for the broker's own emissions
     int64_t received_us = 0;
     schema::Envelope envelope;
     schema::Header header;
     base::Result<Appended> result = base::InvalidInput("", "");
+    std::optional<Emission> emission;  // set for the broker's own emissions
   };
 
   void HandleInbound(transport::Inbound& in, int64_t now_us);
@@ -76,6 +84,11 @@ class Broker {
   void HandleAdmin(const std::string& peer, const std::string& agency,
                    const schema::AdminRequest& request);
   void HandleVerified(Verified& v);
+  // Consent and lifecycle admission, one event per case at a time (broker_cases.cc).
+  void Admit(Verified v);
+  void AfterCommit(const Committed& c, int64_t now_us);
+  void Emit(Emission emission);
+  void FireTimers();
   void HandleCommitted(Committed& c, int64_t now_us);
   void SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
                uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us);
@@ -94,7 +107,12 @@ class Broker {
   WorkerPool& verifiers_;
   const base::Clock& clock_;
   BrokerMetrics& metrics_;
+  CaseEngine& engine_;
+  const crypto::AgencyIdentity& self_;
   DeliveryManager delivery_;
+  // Cases with an event being journaled; later events of the same case wait here.
+  std::unordered_map<std::string, std::deque<Verified>> case_waiting_;
+  int64_t next_timer_check_us_ = 0;
 
   std::unordered_map<std::string, Session> sessions_;  // by peer
   WakeQueue<Verified> verified_;

@@ -19,9 +19,16 @@ class FakeStore : public EventStore {
     for (const auto& r : recipients) state_[{r, seq}] = "pending";
     return seq;
   }
-  void Append(schema::Envelope, schema::Header,
+  void Append(schema::Envelope, schema::Header, std::vector<journal::DerivedMutation>,
               std::function<void(base::Result<Appended>)>) override {}
   uint64_t HeadSeq() override { return head_; }
+  base::Result<std::optional<Appended>> FindEvent(base::ByteView) override {
+    return std::optional<Appended>();
+  }
+  base::Status Replay(const std::function<void(uint64_t, const base::Bytes&)>&) override {
+    return base::Ok();
+  }
+  base::Status Erase(const std::string&) override { return base::Ok(); }
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                               size_t limit) override {
     ++scans;

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "broker/journal/derived.h"
 #include "schema/envelope.h"
 
 namespace relais::broker {
@@ -42,11 +44,22 @@ class EventStore {
   // Appends durably. `done` runs on a store thread once the event is durable (or failed): never
   // before. Failures: kRetryLater "disk_full"; kFailStop "journal_failed" (after which every
   // append fails). Thread-safe.
+  // `mutations` (derived state computed by the case engine) commit in the same transaction;
+  // a pending delivery is enqueued for every recipient of the header.
   virtual void Append(schema::Envelope envelope, schema::Header header,
+                      std::vector<journal::DerivedMutation> mutations,
                       std::function<void(base::Result<Appended>)> done) = 0;
 
   // The following are called by the broker's I/O thread only.
   virtual uint64_t HeadSeq() = 0;
+  // The stored event with this id, if any (duplicate detection before the lifecycle rules).
+  virtual base::Result<std::optional<Appended>> FindEvent(base::ByteView event_id) = 0;
+  // Every stored event in seq order, metadata only (header bytes, no sealed bytes): start-up
+  // recovery of the case engine.
+  virtual base::Status Replay(
+      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) = 0;
+  // Crypto-shreds the sealed bytes of every stored event of `case_ref` (blocking).
+  virtual base::Status Erase(const std::string& case_ref) = 0;
   // Seqs addressed to `agency` with seq > after that are neither acknowledged nor dead-lettered,
   // ascending, at most `limit`.
   virtual base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,

@@ -24,8 +24,10 @@ JournalEventStore::~JournalEventStore() {
 }
 
 void JournalEventStore::Append(schema::Envelope envelope, schema::Header header,
+                               std::vector<journal::DerivedMutation> mutations,
                                std::function<void(base::Result<Appended>)> done) {
   journal::AppendRequest request;
+  request.mutations = std::move(mutations);
   for (const auto& agency : header.recipients) {
     request.mutations.push_back(journal::EnqueueDelivery{agency, 0});
   }
@@ -42,6 +44,32 @@ void JournalEventStore::Append(schema::Envelope envelope, schema::Header header,
 }
 
 uint64_t JournalEventStore::HeadSeq() { return journal_->head_seq(); }
+
+base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteView event_id) {
+  RELAIS_ASSIGN_OR_RETURN(auto found, reader_->FindEvent(event_id));
+  if (!found) return std::optional<Appended>();
+  return std::optional<Appended>(Appended{found->seq, found->received_at, true});
+}
+
+base::Status JournalEventStore::Replay(
+    const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) {
+  return reader_->ForEachFrom(
+      1,
+      [&](const journal::StoredEntry& e) {
+        visit(e.seq, e.envelope.header);
+        return true;
+      },
+      journal::ReadScope::kMetadata);
+}
+
+base::Status JournalEventStore::Erase(const std::string& case_ref) {
+  auto st = journal_->Erase(case_ref);
+  if (!st && st.error().code == "journal_busy") {
+    // The bodies are gone; only the WAL truncation waited on a reader. Try once more.
+    st = journal_->Erase(case_ref);
+  }
+  return st;
+}
 
 base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string& agency,
                                                                uint64_t after, size_t limit) {

@@ -32,8 +32,13 @@ class JournalEventStore final : public EventStore {
   ~JournalEventStore() override;
 
   void Append(schema::Envelope envelope, schema::Header header,
+              std::vector<journal::DerivedMutation> mutations,
               std::function<void(base::Result<Appended>)> done) override;
   uint64_t HeadSeq() override;
+  base::Result<std::optional<Appended>> FindEvent(base::ByteView event_id) override;
+  base::Status Replay(
+      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) override;
+  base::Status Erase(const std::string& case_ref) override;
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                               size_t limit) override;
   base::Result<StoredEvent> Read(uint64_t seq) override;

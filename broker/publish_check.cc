@@ -77,7 +77,8 @@ base::Result<schema::Header> CheckPublish(const RegistryView& registry, std::str
   if (emitter == nullptr || emitter->revoked) {
     return NotAuthorised("agency_revoked", "agency '" + std::string(agency) + "' is revoked");
   }
-  if (!registry.MayEmit(*emitter, header.kind)) {
+  bool broker_only = IsBrokerOnlyKind(header.kind) && emitter->kind != schema::AgencyKind::kBroker;
+  if (broker_only || !registry.MayEmit(*emitter, header.kind)) {
     return NotAuthorised("kind_not_allowed", "agency '" + std::string(agency) + "' may not emit '" +
                                                  schema::EventKindName(header.kind) + "'");
   }

@@ -9,6 +9,10 @@
 
 namespace relais::broker {
 
+bool KeyValidAt(const schema::AgencyKey& key, base::TimeMs at) {
+  return key.valid_from <= at && (key.valid_until == 0 || at <= key.valid_until);
+}
+
 const schema::Agency* RegistryView::Find(std::string_view id) const {
   auto it = by_id.find(id);
   return it == by_id.end() ? nullptr : it->second;
@@ -17,7 +21,7 @@ const schema::Agency* RegistryView::Find(std::string_view id) const {
 const schema::AgencyKey* RegistryView::ValidKey(const schema::Agency& agency,
                                                 std::string_view key_id, base::TimeMs at) const {
   for (const auto& key : agency.keys) {
-    if (key.key_id == key_id && key.valid_from <= at && at <= key.valid_until) return &key;
+    if (key.key_id == key_id && KeyValidAt(key, at)) return &key;
   }
   return nullptr;
 }
@@ -74,7 +78,7 @@ std::optional<std::string> RegistryStore::AgencyForCurveKey(base::ByteView key) 
   base::TimeMs now = clock_.NowMs();
   for (const auto& k : it->second->keys) {
     if (std::equal(k.curve_key.begin(), k.curve_key.end(), key.begin(), key.end()) &&
-        k.valid_from <= now && now <= k.valid_until) {
+        KeyValidAt(k, now)) {
       return it->second->id;
     }
   }

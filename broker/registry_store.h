@@ -21,6 +21,9 @@
 
 namespace relais::broker {
 
+// valid_from <= at <= valid_until, where a valid_until of 0 means "no end date".
+bool KeyValidAt(const schema::AgencyKey& key, base::TimeMs at);
+
 // An immutable, indexed registry edition.
 struct RegistryView {
   schema::Registry registry;

@@ -38,6 +38,8 @@ struct Config {
   uint32_t checkpoint_every = 1000;
   int64_t checkpoint_interval_s = 60;
   std::string log_level;
+  std::vector<std::string> deadlines;
+  std::string test_clock_file;
 };
 
 po::options_description Options(Config& c) {
@@ -155,7 +157,22 @@ class SignalThread {
 int Serve(const Config& c) {
   // Before any thread starts, so that every thread inherits the blocked signal mask.
   SignalThread signals;
-  base::SystemClock clock;
+  base::SystemClock system_clock;
+  std::unique_ptr<base::FileClock> file_clock;
+  if (!c.test_clock_file.empty()) {
+    file_clock = std::make_unique<base::FileClock>(c.test_clock_file, system_clock.NowMs());
+    base::LogWarn("test_clock", {{"file", c.test_clock_file}});
+  }
+  const base::Clock& clock = file_clock ? static_cast<const base::Clock&>(*file_clock)
+                                        : static_cast<const base::Clock&>(system_clock);
+  broker::CaseEngineOptions engine_options;
+  for (const auto& d : c.deadlines) {
+    if (auto st = broker::ParsePolicyOverride(d, engine_options.policies); !st) {
+      base::LogError("startup_failed",
+                     {{"code", st.error().code}, {"message", st.error().message}});
+      return 1;
+    }
+  }
   auto identity = crypto::LoadIdentity(c.key);
   if (!identity) {
     base::LogError("startup_failed",
@@ -226,7 +243,8 @@ int Serve(const Config& c) {
   bo.delivery.ack_timeout_us = c.ack_timeout_ms * 1000;
   bo.delivery.max_attempts = c.max_attempts;
   bo.delivery.max_credit = c.max_credit;
-  broker::Broker b(bo, **server, **registry, **store, verifiers, clock, metrics);
+  broker::CaseEngine engine(engine_options);
+  broker::Broker b(bo, **server, **registry, **store, verifiers, engine, *identity, clock, metrics);
   signals.Start(b);
   base::LogInfo("relaisd_ready", {{"agency", me},
                                   {"listen", (*server)->BoundEndpoint()},

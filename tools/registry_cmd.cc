@@ -94,7 +94,10 @@ int Init(int argc, char** argv) {
       "days until this edition expires; later `registry sign` runs keep this period")(
       "territory", po::value(&territory),
       "not supported: the registry format has no registry-wide territory; give each agency its "
-      "territory with `registry add --territory`")("force", "replace an existing registry file");
+      "territory with `registry add --territory`")(
+      "force",
+      "replace an existing registry file (the new one restarts at serial 1: a broker running a "
+      "higher serial refuses it as a rollback)");
   int exit_code = kExitOk;
   auto vm = ParseArgs(spec, argc, argv, exit_code);
   if (!vm) return exit_code;

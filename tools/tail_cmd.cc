@@ -56,6 +56,61 @@ std::string SecondsText(double seconds) {
   return out.str();
 }
 
+// Prints, then acknowledges, each delivery until `count` were printed (0: no limit) or nothing
+// came for `timeout_s` seconds (0: no limit). Returns the exit code.
+int ReceiveLoop(sdk::Client& client, const schema::Registry& registry,
+                const crypto::AgencyIdentity& identity, uint64_t count, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  auto idle_limit = std::chrono::milliseconds(std::llround(timeout_s * 1000));
+  Clock::time_point last_event = Clock::now();
+  uint64_t printed = 0;
+  PrintedSeqs seen;
+  while (count == 0 || printed < count) {
+    auto next = client.Next(std::chrono::milliseconds(1000));
+    if (!next) {
+      if (sdk::IsRefusal(next.error())) return FailTail("tail", next.error());
+      std::cerr << "relais tail: " << next.error().ToString() << "\n";
+      continue;
+    }
+    if (!next->has_value()) {
+      if (timeout_s > 0 && Clock::now() - last_event >= idle_limit) {
+        if (count == 0) return kExitOk;
+        return Fail("tail",
+                    base::RetryLater("tail_timeout", std::to_string(printed) + " of " +
+                                                         std::to_string(count) + " events within " +
+                                                         SecondsText(timeout_s) + " s"));
+      }
+      continue;
+    }
+    sdk::Delivery& d = **next;
+    last_event = Clock::now();
+    if (seen.Contains(d.seq)) {  // a redelivery of what we printed: its ack was lost
+      (void)client.Ack(d.seq);
+      continue;
+    }
+    auto opened = sdk::VerifyAndOpen(d.envelope, registry, identity, d.received_at);
+    if (!opened) {
+      std::cerr << "relais tail: seq " << d.seq << " not printed: " << opened.error().ToString()
+                << "\n";
+      (void)client.Nack(d.seq, opened.error().code);
+      continue;
+    }
+    std::cout << sdk::DeliveryToJsonLine(d.seq, d.received_at, d.attempt, opened->header,
+                                         opened->body)
+              << "\n"
+              << std::flush;
+    if (!std::cout) {
+      return Fail("tail", base::InvalidInput("cannot_write", "standard output is closed"));
+    }
+    seen.Add(d.seq);
+    ++printed;
+    if (auto st = client.Ack(d.seq); !st) {
+      std::cerr << "relais tail: seq " << d.seq << ": " << st.error().ToString() << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunTail(int argc, char** argv) {
@@ -136,55 +191,7 @@ int RunTail(int argc, char** argv) {
   }
   if (auto st = (*client)->Subscribe(subscribe); !st) return FailTail(spec.name, st.error());
 
-  using Clock = std::chrono::steady_clock;
-  auto idle_limit = std::chrono::milliseconds(std::llround(timeout_s * 1000));
-  Clock::time_point last_event = Clock::now();
-  uint64_t printed = 0;
-  PrintedSeqs seen;
-  while (count == 0 || printed < count) {
-    auto next = (*client)->Next(std::chrono::milliseconds(1000));
-    if (!next) {
-      if (sdk::IsRefusal(next.error())) return FailTail(spec.name, next.error());
-      std::cerr << "relais tail: " << next.error().ToString() << "\n";
-      continue;
-    }
-    if (!next->has_value()) {
-      if (timeout_s > 0 && Clock::now() - last_event >= idle_limit) {
-        if (count == 0) return kExitOk;
-        return Fail(spec.name,
-                    base::RetryLater("tail_timeout", std::to_string(printed) + " of " +
-                                                         std::to_string(count) + " events within " +
-                                                         SecondsText(timeout_s) + " s"));
-      }
-      continue;
-    }
-    sdk::Delivery& d = **next;
-    last_event = Clock::now();
-    if (seen.Contains(d.seq)) {
-      (void)(*client)->Ack(d.seq);
-      continue;
-    }
-    auto opened = sdk::VerifyAndOpen(d.envelope, *registry, *identity, d.received_at);
-    if (!opened) {
-      std::cerr << "relais tail: seq " << d.seq << " not printed: " << opened.error().ToString()
-                << "\n";
-      (void)(*client)->Nack(d.seq, opened.error().code);
-      continue;
-    }
-    std::cout << sdk::DeliveryToJsonLine(d.seq, d.received_at, d.attempt, opened->header,
-                                         opened->body)
-              << "\n"
-              << std::flush;
-    if (!std::cout) {
-      return Fail(spec.name, base::InvalidInput("cannot_write", "standard output is closed"));
-    }
-    seen.Add(d.seq);
-    ++printed;
-    if (auto st = (*client)->Ack(d.seq); !st) {
-      std::cerr << "relais tail: seq " << d.seq << ": " << st.error().ToString() << "\n";
-    }
-  }
-  return kExitOk;
+  return ReceiveLoop(**client, *registry, *identity, count, timeout_s);
 }
 
 }  // namespace relais::tools

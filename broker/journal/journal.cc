@@ -1,5 +1,7 @@
 #include "broker/journal/journal.h"
 
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -9,6 +11,16 @@
 #include "broker/journal/work_queue.h"
 
 namespace relais::journal {
+
+namespace {
+
+int64_t ThreadCpuMicros() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
+}
+
+}  // namespace
 
 using internal::AppendWork;
 using internal::BatchItem;
@@ -88,6 +100,8 @@ base::Result<std::optional<Checkpoint>> Journal::CheckpointNow() {
 }
 
 base::Status Journal::Close() {
+  RELAIS_CHECK_MSG(std::this_thread::get_id() != thread_.get_id(),
+                   "Journal::Close was called from a journal callback");
   std::lock_guard<std::mutex> lock(close_mu_);
   if (closed_) return base::Ok();
   closed_ = true;
@@ -144,6 +158,7 @@ void Journal::EnterFailStop(const base::Error& cause) {
 }
 
 void Journal::WriterLoop() {
+  pthread_setname_np(pthread_self(), "journal-writer");
   std::vector<QueueItem> items;
   int64_t checkpoint_retry_us = 0;
   while (true) {
@@ -205,10 +220,12 @@ void Journal::RunBatch(std::vector<QueueItem>& items) {
     }
   }
   const int64_t start_us = base::MonotonicMicros();
+  const int64_t start_cpu_us = ThreadCpuMicros();
   stats.queued_us = start_us - items.front().enqueued_us;
   base::Status status = writer_->RunBatch(batch);
   stats.commit_us = writer_->last_commit_us();
   stats.write_us = base::MonotonicMicros() - start_us - stats.commit_us;
+  stats.cpu_us = ThreadCpuMicros() - start_cpu_us;
   stats.ok = status.has_value();
   if (status) {
     PublishHead();

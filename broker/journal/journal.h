@@ -72,6 +72,7 @@ struct BatchStats {
   int64_t queued_us = 0;  // how long the oldest request waited before the batch started
   int64_t write_us = 0;   // BEGIN until COMMIT (inserts, mutations, checkpoint row)
   int64_t commit_us = 0;  // the COMMIT itself (WAL write and fsync)
+  int64_t cpu_us = 0;     // CPU time the writer thread used for the whole batch
   bool ok = false;
 };
 

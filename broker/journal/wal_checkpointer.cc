@@ -1,5 +1,7 @@
 #include "broker/journal/wal_checkpointer.h"
 
+#include <pthread.h>
+
 #include "base/log.h"
 #include "broker/journal/schema_sql.h"
 
@@ -41,6 +43,7 @@ void WalCheckpointer::Notify(int wal_frames) {
 }
 
 void WalCheckpointer::Run() {
+  pthread_setname_np(pthread_self(), "journal-walckpt");
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);

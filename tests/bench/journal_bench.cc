@@ -41,6 +41,7 @@ struct Args {
   size_t producers = 4;
   size_t batch = 256;
   std::string dir;
+  std::string only;  // run only the journal variant whose name starts with this (profiling)
 };
 
 struct Measurement {
@@ -49,6 +50,9 @@ struct Measurement {
   double mean_batch = 0;
   int64_t commit_p50_us = 0, commit_p99_us = 0;
   int64_t append_p50_us = -1, append_p99_us = -1;  // -1: not applicable (baseline)
+  double write_us_per_row = 0;  // journal: writer time inside the transaction, before COMMIT
+  double writer_busy = 0;       // journal: share of the run the writer spent in transactions
+  double cpu_us_per_row = 0;    // journal: writer thread CPU time per row (batch incl. commit)
 };
 
 int64_t Percentile(std::vector<int64_t> v, double p) {
@@ -90,9 +94,12 @@ Measurement RunJournal(const std::string& name, const std::filesystem::path& dir
   options.wal_checkpoint_frames = wal_frames;
   std::vector<int64_t> commit_us;
   std::vector<size_t> batch_sizes;
+  int64_t write_us = 0, cpu_us = 0;
   options.on_batch = [&](const BatchStats& s) {
+    cpu_us += s.cpu_us;
     commit_us.push_back(s.commit_us);
     batch_sizes.push_back(s.appends);
+    write_us += s.write_us;
   };
   auto journal = Journal::Open(options, clock, &key.secret_key);
   if (!journal) {
@@ -138,6 +145,11 @@ Measurement RunJournal(const std::string& name, const std::filesystem::path& dir
   m.commit_p99_us = Percentile(commit_us, 0.99);
   m.append_p50_us = Percentile(latency, 0.50);
   m.append_p99_us = Percentile(latency, 0.99);
+  m.write_us_per_row = static_cast<double>(write_us) / static_cast<double>(rows.size());
+  m.cpu_us_per_row = static_cast<double>(cpu_us) / static_cast<double>(rows.size());
+  m.writer_busy = static_cast<double>(
+                      write_us + std::accumulate(commit_us.begin(), commit_us.end(), int64_t{0})) /
+                  static_cast<double>(elapsed);
   return m;
 }
 
@@ -162,18 +174,20 @@ Args Parse(int argc, char** argv) {
   const char* env_dir = std::getenv("RELAIS_BENCH_DIR");
   a.dir = env_dir != nullptr ? env_dir : "/var/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--out")
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--out") {
       a.out = v;
-    else if (k == "--rows")
+    } else if (k == "--rows") {
       a.rows = std::stoul(v);
-    else if (k == "--producers")
+    } else if (k == "--producers") {
       a.producers = std::stoul(v);
-    else if (k == "--batch")
+    } else if (k == "--batch") {
       a.batch = std::stoul(v);
-    else if (k == "--dir")
+    } else if (k == "--dir") {
       a.dir = v;
-    else {
+    } else if (k == "--only") {
+      a.only = v;
+    } else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       std::exit(1);
     }
@@ -196,10 +210,10 @@ void Report(const std::vector<Measurement>& ms, const Args& args, double ratio,
     std::printf("%-34s %10.0f %8.1f %9lldus %9lldus", m.name.c_str(), m.rows_per_s, m.mean_batch,
                 static_cast<long long>(m.commit_p50_us), static_cast<long long>(m.commit_p99_us));
     if (m.append_p50_us >= 0) {
-      std::printf(" %9lldus %9lldus\n", static_cast<long long>(m.append_p50_us),
-                  static_cast<long long>(m.append_p99_us));
+      std::printf(" %9lldus %9lldus %6.1fus %5.0f%%\n", static_cast<long long>(m.append_p50_us),
+                  static_cast<long long>(m.append_p99_us), m.write_us_per_row, 100 * m.writer_busy);
     } else {
-      std::printf(" %11s %11s\n", "-", "-");
+      std::printf(" %11s %11s %8s %6s\n", "-", "-", "-", "-");
     }
   }
   std::printf(
@@ -240,6 +254,20 @@ int Run(int argc, char** argv) {
   const std::vector<AppendRequest> rows = MakeRows(args.rows);
 
   std::vector<Measurement> ms;
+  if (!args.only.empty()) {
+    const bool derived = args.only.find("derived") != std::string::npos;
+    const bool inline_wal = args.only.find("inline") != std::string::npos;
+    Measurement m = RunJournal(
+        "journal-" + args.only, dir, rows, args,
+        inline_wal ? WalCheckpointing::kInline : WalCheckpointing::kBackground, 1000, derived);
+    std::printf(
+        "%s: %.0f rows/s, writer %.1f us/row in transaction (%.1f us/row CPU), "
+        "commit p50 %lld us\n",
+        m.name.c_str(), m.rows_per_s, m.write_us_per_row, m.cpu_us_per_row,
+        static_cast<long long>(m.commit_p50_us));
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   ms.push_back(RunJournal("journal (background wal ckpt)", dir, rows, args,
                           WalCheckpointing::kBackground, 1000, false));
   ms.push_back(RunJournal("journal (inline wal ckpt 1000)", dir, rows, args,

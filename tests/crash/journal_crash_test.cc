@@ -60,30 +60,31 @@ WriterRun RunAndKill(const std::filesystem::path& dir, uint64_t seed, int run_ms
   ::close(pipe_fds[1]);
 
   WriterRun run;
+  enum class Read { kData, kTimeout, kEof };
   auto read_some = [&](int timeout_ms) {
     pollfd p{pipe_fds[0], POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    if (::poll(&p, 1, timeout_ms) <= 0) return Read::kTimeout;
     char buf[65536];
     ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
-    if (n <= 0) return false;
+    if (n <= 0) return Read::kEof;
     run.output.append(buf, static_cast<size_t>(n));
-    return true;
+    return Read::kData;
   };
   // Wait for READY (opening verifies the tail: give it time), then let it append.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (!early && run.output.find('\n') == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline && read_some(100)) {
+         std::chrono::steady_clock::now() < deadline && read_some(100) != Read::kEof) {
   }
-  auto kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
-  while (std::chrono::steady_clock::now() < kill_at) {
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    kill_at - std::chrono::steady_clock::now())
-                                    .count());
-    if (!read_some(std::max(left, 0))) break;
+  const auto kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= kill_at) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - now);
+    if (read_some(static_cast<int>(left.count())) == Read::kEof) break;
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, &run.status, 0);
-  while (read_some(1000)) {
+  while (read_some(1000) == Read::kData) {
   }
   ::close(pipe_fds[0]);
   return run;
@@ -93,7 +94,7 @@ class JournalCrashTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { crypto::Init(); }
 
-  // Checks the journal after a crash; returns false on the first failure.
+  // Checks the journal after a crash (fatal failures stop the test).
   void CheckAfterCrash(uint64_t verified_to) {
     // Open as the broker would: the tail since the last checkpoint must verify.
     crypto::SigningKeyPair key = crypto::SigningKeyPairFromSeed(base::Bytes(32, 7));

@@ -1,0 +1,168 @@
+// The Broker's side of the case engine: admission one event per case at a time, effects after
+// commit (deliveries, withholding, erasure, broker emissions), recovery and timers.
+#include <algorithm>
+
+#include "base/log.h"
+#include "broker/broker.h"
+#include "crypto/random.h"
+#include "crypto/seal.h"
+#include "schema/codec.h"
+
+namespace relais::broker {
+
+void Broker::Admit(Verified v) {
+  const schema::Header& h = *v.header;
+  auto busy = case_waiting_.find(h.case_ref);
+  if (busy != case_waiting_.end()) {
+    busy->second.push_back(std::move(v));
+    return;
+  }
+  auto mutations = engine_.Admit(h, *registry_.Current(), clock_.NowMs());
+  if (!mutations) {
+    // A retried publish of an event already journaled is acknowledged again, even though the
+    // lifecycle has moved on since (an accept that already won, a withdrawal already applied).
+    auto dup = store_.FindEvent(h.event_id);
+    --pending_publishes_;
+    if (dup && *dup) {
+      SendAck(v.peer, h.event_id, schema::AckStatus::kOk, (*dup)->seq, nullptr, true,
+              v.received_us);
+      return;
+    }
+    base::LogWarn("publish_refused", {{"agency", v.agency},
+                                      {"event", crypto::FormatUuid(h.event_id)},
+                                      {"kind", schema::EventKindName(h.kind)},
+                                      {"code", mutations.error().code}});
+    SendAck(v.peer, h.event_id, schema::AckStatus::kFatal, 0, &mutations.error(), false,
+            v.received_us);
+    return;
+  }
+  case_waiting_[h.case_ref];  // the case is busy until this event is durable
+  schema::Header header = std::move(v.header).value();
+  store_.Append(v.envelope, header, std::move(mutations).value(),
+                [this, peer = v.peer, received_us = v.received_us, envelope = v.envelope,
+                 header](base::Result<Appended> r) mutable {
+                  committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
+                                            std::move(header), std::move(r), std::nullopt});
+                });
+}
+
+void Broker::AfterCommit(const Committed& c, int64_t now_us) {
+  if (c.result && !c.result->duplicate) {
+    const Appended& a = *c.result;
+    auto registry = registry_.Current();
+    Effects fx = engine_.Apply(c.header, a.seq, registry.get(), clock_.NowMs());
+    delivery_.Appended(a.seq, a.received_at, c.envelope, c.header.recipients, now_us);
+    if (!fx.withhold.empty()) delivery_.Withhold(fx.withhold);
+    if (fx.erase) {
+      auto st = store_.Erase(*fx.erase);
+      base::LogInfo("case_erased", {{"case", *fx.erase}, {"ok", st.has_value()}});
+      if (!st)
+        base::LogError("case_erase_failed", {{"case", *fx.erase}, {"code", st.error().code}});
+    }
+    for (auto& e : fx.emissions) Emit(std::move(e));
+    if (c.emission) {
+      base::LogInfo("broker_event", {{"seq", a.seq},
+                                     {"kind", schema::EventKindName(c.header.kind)},
+                                     {"case", c.header.case_ref},
+                                     {"stage", c.emission->body.stage}});
+    }
+  }
+  if (c.emission) {
+    if (!c.result) {
+      engine_.Unfire(*c.emission);
+      base::LogError("broker_event_failed", {{"code", c.result.error().code}});
+    }
+    return;
+  }
+  auto waiting = case_waiting_.find(c.header.case_ref);
+  if (waiting == case_waiting_.end()) return;
+  std::deque<Verified> next = std::move(waiting->second);
+  case_waiting_.erase(waiting);
+  for (auto& v : next) Admit(std::move(v));
+}
+
+void Broker::Emit(Emission e) {
+  auto registry = registry_.Current();
+  base::TimeMs now = clock_.NowMs();
+  schema::Header& h = e.header;
+  h.emitter = self_.pub.agency_id;
+  h.emitter_key_id = self_.pub.key_id;
+  h.emitted_at = now;
+  std::vector<crypto::RecipientKey> keys;
+  std::vector<std::string> reachable;
+  for (const auto& r : h.recipients) {
+    const schema::Agency* agency = registry->Find(r);
+    const schema::AgencyKey* key = nullptr;
+    if (agency != nullptr && !agency->revoked) {
+      for (const auto& k : agency->keys) {
+        if (KeyValidAt(k, now)) key = &k;
+      }
+    }
+    if (key == nullptr) {
+      base::LogWarn("emission_recipient_skipped", {{"agency", r}, {"case", h.case_ref}});
+      continue;
+    }
+    keys.push_back({r, key->key_id, key->seal_key});
+    reachable.push_back(r);
+  }
+  h.recipients = reachable;
+  if (keys.empty()) return;
+  auto envelope = crypto::SealEnvelope(h, schema::EventBody(e.body), keys, self_.sign_secret);
+  if (!envelope) {
+    base::LogError("emission_failed", {{"code", envelope.error().code}});
+    engine_.Unfire(e);
+    return;
+  }
+  schema::Header header = h;
+  store_.Append(*envelope, header, {},
+                [this, envelope = *envelope, header, e](base::Result<Appended> r) mutable {
+                  committed_.Push(Committed{"", 0, std::move(envelope), std::move(header),
+                                            std::move(r), std::move(e)});
+                });
+}
+
+void Broker::FireTimers() {
+  auto registry = registry_.Current();
+  for (auto& e : engine_.DueTimers(clock_.NowMs(), *registry)) Emit(std::move(e));
+}
+
+base::Status Broker::Recover() {
+  auto registry = registry_.Current();
+  base::TimeMs now = clock_.NowMs();
+  std::vector<Emission> emissions;
+  std::vector<std::string> erased;
+  uint64_t events = 0;
+  int64_t started = base::MonotonicMicros();
+  RELAIS_RETURN_IF_ERROR(store_.Replay([&](uint64_t seq, const base::Bytes& header_bytes) {
+    ++events;
+    auto h = schema::DecodeHeader(header_bytes);
+    if (!h) {
+      base::LogError("replay_undecodable_header", {{"seq", seq}});
+      return;
+    }
+    Effects fx = engine_.Apply(*h, seq, registry.get(), now);
+    for (auto& e : fx.emissions) emissions.push_back(std::move(e));
+    if (fx.erase) erased.push_back(*fx.erase);
+  }));
+  // Erasure is idempotent: finish any that a crash interrupted.
+  for (const auto& ref : erased) {
+    if (auto st = store_.Erase(ref); !st) {
+      base::LogError("case_erase_failed", {{"case", ref}, {"code", st.error().code}});
+    }
+  }
+  // Emissions decided before a crash but never journaled.
+  size_t reemitted = 0;
+  for (auto& e : emissions) {
+    auto found = store_.FindEvent(e.header.event_id);
+    if (found && !*found) {
+      Emit(std::move(e));
+      ++reemitted;
+    }
+  }
+  base::LogInfo("recovered", {{"events", events},
+                              {"reemitted", static_cast<uint64_t>(reemitted)},
+                              {"ms", (base::MonotonicMicros() - started) / 1000}});
+  return base::Ok();
+}
+
+}  // namespace relais::broker

@@ -1,0 +1,559 @@
+#include "broker/case_engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include "base/log.h"
+#include "broker/publish_check.h"
+#include "crypto/hash.h"
+
+namespace relais::broker {
+
+namespace {
+
+using schema::EventKind;
+using State = HandoverState;
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool IsTerminal(State s) {
+  return s == State::kClosed || s == State::kCancelled || s == State::kPickedUp;
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+base::Error Transition(const std::string& what) {
+  return base::NotAuthorised("invalid_transition", what);
+}
+
+}  // namespace
+
+DeadlinePolicy DefaultPolicy(schema::ReferralKind kind) {
+  using K = schema::ReferralKind;
+  const base::TimeMs h = base::kMsPerHour, d = base::kMsPerDay;
+  switch (kind) {
+    case K::kHospitalDischarge:
+    case K::kMaternityExit:
+      return {48 * h, 24 * h};
+    case K::kPrisonRelease:
+      return {30 * d, 3 * d};
+    case K::kAseExit:
+      return {90 * d, 7 * d};
+    case K::kTreveEnd:
+      return {31 * d, 7 * d};  // accepted by 1 March for a 1 April exit
+    default:
+      return {48 * h, 24 * h};
+  }
+}
+
+base::Status ParsePolicyOverride(std::string_view text,
+                                 std::map<schema::ReferralKind, DeadlinePolicy>& policies) {
+  auto bad = [&](const std::string& why) {
+    return base::InvalidInput("bad_deadline_policy",
+                              "'" + std::string(text) + "': " + why +
+                                  " (expected KIND=ACCEPT_LEAD_HOURS:PICKUP_GRACE_HOURS)");
+  };
+  auto eq = text.find('=');
+  auto colon = text.find(':', eq == std::string_view::npos ? 0 : eq);
+  if (eq == std::string_view::npos || colon == std::string_view::npos) return bad("missing = or :");
+  auto kind = schema::ParseReferralKind(text.substr(0, eq));
+  if (!kind) return bad("unknown referral kind");
+  int64_t lead = 0, grace = 0;
+  auto l = text.substr(eq + 1, colon - eq - 1);
+  auto g = text.substr(colon + 1);
+  if (std::from_chars(l.data(), l.data() + l.size(), lead).ec != std::errc() || lead < 0 ||
+      std::from_chars(g.data(), g.data() + g.size(), grace).ec != std::errc() || grace < 0) {
+    return bad("hours must be non-negative integers");
+  }
+  policies[*kind] = {lead * base::kMsPerHour, grace * base::kMsPerHour};
+  return base::Ok();
+}
+
+const char* HandoverStateName(HandoverState state) {
+  switch (state) {
+    case State::kReferred:
+      return "referred";
+    case State::kAccepted:
+      return "accepted";
+    case State::kHandedOver:
+      return "handed_over";
+    case State::kPickedUp:
+      return "picked_up";
+    case State::kClosed:
+      return "closed";
+    case State::kCancelled:
+      return "cancelled";
+    case State::kUnplaced:
+      return "unplaced";
+  }
+  return "unknown";
+}
+
+const DeadlinePolicy& CaseEngine::Policy(schema::ReferralKind kind) const {
+  static thread_local DeadlinePolicy fallback;
+  auto it = options_.policies.find(kind);
+  if (it != options_.policies.end()) return it->second;
+  fallback = DefaultPolicy(kind);
+  return fallback;
+}
+
+const CaseState* CaseEngine::Case(const std::string& case_ref) const {
+  auto it = cases_.find(case_ref);
+  return it == cases_.end() ? nullptr : &it->second;
+}
+
+base::Bytes CaseEngine::EmissionId(const std::string& case_ref, schema::EventKind kind,
+                                   const base::Bytes& in_reply_to, const std::string& stage) {
+  base::Bytes kind_byte = {static_cast<uint8_t>(kind)};
+  crypto::Digest d = crypto::Blake2b({base::AsBytes("relais-emission-v1"), base::AsBytes(case_ref),
+                                      kind_byte, in_reply_to, base::AsBytes(stage)});
+  base::Bytes id(d.begin(), d.begin() + 16);
+  id[6] = static_cast<uint8_t>(0x80 | (id[6] & 0x0f));  // UUID version 8 (custom)
+  id[8] = static_cast<uint8_t>(0x80 | (id[8] & 0x3f));  // variant 10
+  return id;
+}
+
+bool CaseEngine::Covers(const ConsentState& consent, const std::string& case_ref,
+                        const schema::Agency& agency, schema::Purpose purpose, schema::Tier tier,
+                        base::TimeMs now) const {
+  const schema::ConsentTerms& t = consent.terms;
+  if (!consent.active || consent.case_ref != case_ref) return false;
+  if (now < t.valid_from || (t.valid_until != 0 && now > t.valid_until)) return false;
+  if (tier == schema::Tier::kReferral && t.tier != schema::Tier::kReferral) return false;
+  if (purpose != schema::Purpose::kUnspecified && !t.purposes.empty() &&
+      std::find(t.purposes.begin(), t.purposes.end(), purpose) == t.purposes.end()) {
+    return false;
+  }
+  return Contains(t.recipient_agencies, agency.id) ||
+         Contains(t.recipient_kinds, schema::AgencyKindName(agency.kind));
+}
+
+base::Status CaseEngine::CheckConsent(const schema::Header& h, const RegistryView& registry,
+                                      base::TimeMs now) const {
+  const schema::Agency* emitter = registry.Find(h.emitter);
+  bool notice_allowed =
+      h.tier == schema::Tier::kNotice && h.legal_basis != schema::LegalBasis::kConsent &&
+      emitter != nullptr &&
+      std::find(emitter->notice_without_consent.begin(), emitter->notice_without_consent.end(),
+                h.referral_kind) != emitter->notice_without_consent.end();
+  if (notice_allowed) return base::Ok();
+  std::vector<std::string> uncovered;
+  for (const auto& r : h.recipients) {
+    const schema::Agency* agency = registry.Find(r);
+    bool covered = false;
+    for (const auto& [id, consent] : consents_) {
+      if (agency != nullptr && Covers(consent, h.case_ref, *agency, h.purpose, h.tier, now)) {
+        covered = true;
+        break;
+      }
+    }
+    if (!covered) uncovered.push_back(r);
+  }
+  if (uncovered.empty()) return base::Ok();
+  std::string why = h.legal_basis == schema::LegalBasis::kConsent
+                        ? "no active consent of the person covers "
+                        : std::string("the registry allows '") +
+                              schema::LegalBasisName(h.legal_basis) +
+                              "' only at notice tier for "
+                              "the kinds it lists, and no active consent covers ";
+  return base::NotAuthorised("consent_missing", why + Join(uncovered) + " for " +
+                                                    schema::PurposeName(h.purpose) + " at " +
+                                                    schema::TierName(h.tier) + " tier");
+}
+
+base::Status CaseEngine::CheckTransition(const schema::Header& h, const CaseState* c) const {
+  if (c == nullptr) {
+    return base::NotFound("unknown_case", std::string(schema::EventKindName(h.kind)) +
+                                              " for a case with no referral");
+  }
+  const std::string& who = h.emitter;
+  switch (h.kind) {
+    case EventKind::kDeadlineChanged:
+    case EventKind::kCancelled:
+    case EventKind::kHandedOver:
+      if (who != c->emitter) {
+        return base::NotAuthorised("not_emitter", "only the referring agency may do this");
+      }
+      if (IsTerminal(c->state) || c->state == State::kUnplaced) {
+        return Transition(std::string("the case is ") + HandoverStateName(c->state));
+      }
+      if (h.kind == EventKind::kHandedOver && c->state != State::kAccepted) {
+        return Transition("handed_over needs an accepted case; it is " +
+                          std::string(HandoverStateName(c->state)));
+      }
+      if (h.kind == EventKind::kDeadlineChanged && h.due_at <= 0) {
+        return base::InvalidInput("malformed_header", "deadline_changed: dueAt must be set");
+      }
+      return base::Ok();
+    case EventKind::kAccepted:
+    case EventKind::kDeclined:
+      if (!Contains(c->candidates, who)) {
+        return base::NotAuthorised("not_candidate",
+                                   "'" + who + "' is not a recipient of the referral");
+      }
+      if (c->state == State::kAccepted || c->state == State::kHandedOver ||
+          c->state == State::kPickedUp) {
+        return base::NotAuthorised("already_accepted", "the referral was already accepted");
+      }
+      if (c->state != State::kReferred) {
+        return Transition(std::string("the case is ") + HandoverStateName(c->state));
+      }
+      if (h.kind == EventKind::kDeclined && h.decline_reason == schema::DeclineReason::kNone) {
+        return base::InvalidInput("malformed_header", "declined: declineReason must be set");
+      }
+      return base::Ok();
+    case EventKind::kPickedUp:
+      if (who != c->acceptor) {
+        return base::NotAuthorised("not_acceptor", "only the agency that accepted confirms pickup");
+      }
+      if (c->state != State::kAccepted && c->state != State::kHandedOver) {
+        return Transition(std::string("the case is ") + HandoverStateName(c->state));
+      }
+      return base::Ok();
+    case EventKind::kClosed:
+      if (who != c->emitter && who != c->acceptor) {
+        return base::NotAuthorised("not_emitter", "only the referring or accepting agency closes");
+      }
+      if (c->state == State::kClosed || c->state == State::kCancelled) {
+        return Transition(std::string("the case is ") + HandoverStateName(c->state));
+      }
+      return base::Ok();
+    case EventKind::kPurgeReceipt:
+      if (!c->purge_pending.count(who)) {
+        return Transition("no purge request is pending for '" + who + "'");
+      }
+      return base::Ok();
+    default:
+      return base::Ok();
+  }
+}
+
+base::Result<std::vector<journal::DerivedMutation>> CaseEngine::Admit(const schema::Header& h,
+                                                                      const RegistryView& registry,
+                                                                      base::TimeMs now) const {
+  std::vector<journal::DerivedMutation> mutations;
+  const CaseState* c = Case(h.case_ref);
+  switch (h.kind) {
+    case EventKind::kReferral:
+      if (c != nullptr) return Transition("the case already has a referral");
+      if (h.due_at <= 0)
+        return base::InvalidInput("malformed_header", "referral: dueAt must be set");
+      RELAIS_RETURN_IF_ERROR(CheckConsent(h, registry, now));
+      mutations.push_back(journal::SetCaseState{"referred", h.due_at});
+      return mutations;
+    case EventKind::kConsentGranted: {
+      if (!h.consent || h.consent->consent_id.empty()) {
+        return base::InvalidInput("malformed_header", "consent_granted: consent terms must be set");
+      }
+      auto existing = consents_.find(h.consent->consent_id);
+      if (existing != consents_.end() && existing->second.case_ref != h.case_ref) {
+        return Transition("consent id already used for another case");
+      }
+      mutations.push_back(journal::GrantConsent{h.consent->consent_id, base::Bytes()});
+      return mutations;
+    }
+    case EventKind::kConsentWithdrawn: {
+      auto it = consents_.find(h.consent_ref);
+      if (it == consents_.end() || it->second.case_ref != h.case_ref || !it->second.active) {
+        return base::NotFound("unknown_consent", "consentRef names no active consent of this case");
+      }
+      if (it->second.collector != h.emitter) {
+        return base::NotAuthorised("not_collector",
+                                   "only the agency that recorded the consent withdraws it");
+      }
+      mutations.push_back(journal::WithdrawConsent{h.consent_ref});
+      mutations.push_back(journal::StopCaseDeliveries{"consent_withdrawn"});
+      return mutations;
+    }
+    case EventKind::kReminder:
+    case EventKind::kEscalation:
+    case EventKind::kRupture:
+    case EventKind::kOfferTaken:
+    case EventKind::kPurgeRequest:
+      return mutations;  // the broker's own; the registry check already limited who emits them
+    default:
+      break;
+  }
+  RELAIS_RETURN_IF_ERROR(CheckTransition(h, c));
+  if (c != nullptr) {
+    State next = c->state;
+    base::TimeMs due = c->due_at;
+    switch (h.kind) {
+      case EventKind::kDeadlineChanged:
+        due = h.due_at;
+        break;
+      case EventKind::kCancelled:
+        next = State::kCancelled;
+        break;
+      case EventKind::kAccepted:
+        next = State::kAccepted;
+        break;
+      case EventKind::kDeclined: {
+        size_t declined = c->declined.size() + (c->declined.count(h.emitter) ? 0 : 1);
+        if (declined >= c->candidates.size()) next = State::kUnplaced;
+        break;
+      }
+      case EventKind::kHandedOver:
+        next = State::kHandedOver;
+        break;
+      case EventKind::kPickedUp:
+        next = State::kPickedUp;
+        break;
+      case EventKind::kClosed:
+        next = State::kClosed;
+        break;
+      default:
+        return mutations;
+    }
+    mutations.push_back(journal::SetCaseState{HandoverStateName(next), due});
+  }
+  return mutations;
+}
+
+Emission CaseEngine::MakeEmission(const CaseState& c, schema::EventKind kind,
+                                  const std::string& stage, std::vector<std::string> recipients,
+                                  const base::Bytes& in_reply_to) const {
+  Emission e;
+  e.header.event_id = EmissionId(c.case_ref, kind, in_reply_to, stage);
+  e.header.kind = kind;
+  e.header.referral_kind = schema::ReferralKind::kNone;
+  e.header.case_ref = c.case_ref;
+  e.header.recipients = std::move(recipients);
+  e.header.tier = schema::Tier::kNotice;
+  e.header.legal_basis = schema::LegalBasis::kNoticeAllowed;
+  e.header.due_at = c.due_at;
+  e.header.in_reply_to = in_reply_to;
+  const DeadlinePolicy& p = Policy(c.referral_kind);
+  e.body.stage = stage;
+  e.body.accept_by = c.due_at - p.accept_lead;
+  e.body.pickup_by = c.due_at + p.pickup_grace;
+  return e;
+}
+
+std::vector<std::string> CaseEngine::Escalees(const CaseState& c,
+                                              const RegistryView& registry) const {
+  std::vector<std::string> out;
+  for (auto kind : {schema::AgencyKind::kSiao, schema::AgencyKind::kCoordinator}) {
+    for (const schema::Agency* a : registry.OfKind(kind, c.territory)) {
+      if (a->may_receive && !Contains(out, a->id)) out.push_back(a->id);
+    }
+  }
+  if (out.empty()) {
+    base::LogWarn("no_coordinator", {{"territory", c.territory}, {"case", c.case_ref}});
+  }
+  if (!Contains(out, c.emitter)) out.push_back(c.emitter);
+  return out;
+}
+
+void CaseEngine::ApplyBrokerEvent(const schema::Header& h, CaseState& c) {
+  // A broker event answers the arming event it was computed for; older ones change nothing.
+  if (h.in_reply_to != c.arming_event_id) return;
+  switch (h.kind) {
+    case EventKind::kReminder:
+      c.reminder_fired = true;
+      break;
+    case EventKind::kEscalation:
+      c.escalation_fired = true;
+      ++counts_.escalations;
+      break;
+    case EventKind::kRupture:
+      c.rupture_fired = true;
+      ++counts_.ruptures;
+      break;
+    default:
+      break;
+  }
+}
+
+Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryView* registry,
+                          base::TimeMs now) {
+  (void)now;  // part of the contract for future time-dependent effects; state uses header times
+  Effects fx;
+  if (h.kind == EventKind::kConsentGranted && h.consent) {
+    consents_[h.consent->consent_id] = ConsentState{*h.consent, h.case_ref, h.emitter, true};
+  }
+  if (h.kind == EventKind::kReferral && !cases_.count(h.case_ref)) {
+    CaseState c;
+    c.case_ref = h.case_ref;
+    c.emitter = h.emitter;
+    if (registry != nullptr) {
+      if (const schema::Agency* a = registry->Find(h.emitter)) c.territory = a->territory;
+    }
+    c.referral_kind = h.referral_kind;
+    c.referral_event_id = h.event_id;
+    c.arming_event_id = h.event_id;
+    c.candidates = h.recipients;
+    c.referred_at = h.emitted_at;
+    c.due_at = h.due_at;
+    cases_[h.case_ref] = std::move(c);
+  }
+  auto it = cases_.find(h.case_ref);
+  if (it == cases_.end()) {
+    if (h.kind == EventKind::kConsentWithdrawn) {
+      auto consent = consents_.find(h.consent_ref);
+      if (consent != consents_.end()) consent->second.active = false;
+    }
+    return fx;
+  }
+  CaseState& c = it->second;
+  c.seqs.push_back(seq);
+  if (!IsBrokerOnlyKind(h.kind)) {
+    for (const auto& r : h.recipients) c.informed.insert(r);
+  }
+  switch (h.kind) {
+    case EventKind::kDeadlineChanged:
+      c.due_at = h.due_at;
+      c.arming_event_id = h.event_id;
+      c.reminder_fired = c.escalation_fired = c.rupture_fired = false;
+      break;
+    case EventKind::kCancelled:
+      c.state = State::kCancelled;
+      break;
+    case EventKind::kAccepted: {
+      c.state = State::kAccepted;
+      c.acceptor = h.emitter;
+      const DeadlinePolicy& p = Policy(c.referral_kind);
+      if (h.emitted_at <= c.due_at - p.accept_lead) ++counts_.accepted_in_time;
+      std::vector<std::string> others;
+      for (const auto& cand : c.candidates) {
+        if (cand != h.emitter && !c.declined.count(cand)) others.push_back(cand);
+      }
+      if (registry != nullptr && !others.empty()) {
+        fx.emissions.push_back(
+            MakeEmission(c, EventKind::kOfferTaken, "offer_taken", others, h.event_id));
+      }
+      break;
+    }
+    case EventKind::kDeclined:
+      c.declined.insert(h.emitter);
+      if (c.declined.size() >= c.candidates.size()) {
+        c.state = State::kUnplaced;
+        if (registry != nullptr && !c.escalation_fired) {
+          c.escalation_fired = true;
+          fx.emissions.push_back(MakeEmission(c, EventKind::kEscalation, "unplaced",
+                                              Escalees(c, *registry), c.arming_event_id));
+        }
+      }
+      break;
+    case EventKind::kHandedOver:
+      c.state = State::kHandedOver;
+      break;
+    case EventKind::kPickedUp:
+      c.state = State::kPickedUp;
+      break;
+    case EventKind::kClosed:
+      c.state = State::kClosed;
+      break;
+    case EventKind::kConsentWithdrawn: {
+      auto consent = consents_.find(h.consent_ref);
+      if (consent != consents_.end()) consent->second.active = false;
+      c.withdrawn = true;
+      fx.withhold = c.seqs;
+      fx.erase = c.case_ref;
+      std::vector<std::string> informed;
+      for (const auto& a : c.informed) {
+        if (a != h.emitter) informed.push_back(a);
+      }
+      if (registry != nullptr && !informed.empty()) {
+        fx.emissions.push_back(
+            MakeEmission(c, EventKind::kPurgeRequest, "purge_request", informed, h.event_id));
+      }
+      break;
+    }
+    case EventKind::kPurgeRequest:
+      for (const auto& r : h.recipients) c.purge_pending.insert(r);
+      break;
+    case EventKind::kPurgeReceipt:
+      c.purge_pending.erase(h.emitter);
+      break;
+    case EventKind::kReminder:
+    case EventKind::kEscalation:
+    case EventKind::kRupture:
+      ApplyBrokerEvent(h, c);
+      break;
+    default:
+      break;
+  }
+  return fx;
+}
+
+std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView& registry) {
+  std::vector<Emission> out;
+  for (auto& [ref, c] : cases_) {
+    if (IsTerminal(c.state) || c.withdrawn) continue;
+    const DeadlinePolicy& p = Policy(c.referral_kind);
+    base::TimeMs accept_by = c.due_at - p.accept_lead;
+    base::TimeMs reminder_at = accept_by - p.accept_lead / 2;
+    base::TimeMs pickup_by = c.due_at + p.pickup_grace;
+    if (c.state == State::kReferred) {
+      if (!c.reminder_fired && now >= reminder_at && now < accept_by) {
+        c.reminder_fired = true;
+        std::vector<std::string> pending;
+        for (const auto& cand : c.candidates) {
+          if (!c.declined.count(cand)) pending.push_back(cand);
+        }
+        if (!pending.empty()) {
+          out.push_back(
+              MakeEmission(c, EventKind::kReminder, "reminder", pending, c.arming_event_id));
+        }
+      }
+      if (!c.escalation_fired && now >= accept_by) {
+        c.escalation_fired = true;
+        c.reminder_fired = true;
+        out.push_back(MakeEmission(c, EventKind::kEscalation, "not_accepted", Escalees(c, registry),
+                                   c.arming_event_id));
+      }
+    }
+    bool awaiting_pickup = c.state == State::kReferred || c.state == State::kAccepted ||
+                           c.state == State::kHandedOver || c.state == State::kUnplaced;
+    if (awaiting_pickup && !c.rupture_fired && now >= pickup_by) {
+      c.rupture_fired = true;
+      std::vector<std::string> to = Escalees(c, registry);
+      if (!c.acceptor.empty() && !Contains(to, c.acceptor)) to.push_back(c.acceptor);
+      out.push_back(MakeEmission(c, EventKind::kRupture, "rupture", to, c.arming_event_id));
+    }
+  }
+  return out;
+}
+
+void CaseEngine::Unfire(const Emission& e) {
+  auto it = cases_.find(e.header.case_ref);
+  if (it == cases_.end() || e.header.in_reply_to != it->second.arming_event_id) return;
+  switch (e.header.kind) {
+    case EventKind::kReminder:
+      it->second.reminder_fired = false;
+      break;
+    case EventKind::kEscalation:
+      it->second.escalation_fired = false;
+      break;
+    case EventKind::kRupture:
+      it->second.rupture_fired = false;
+      break;
+    default:
+      break;
+  }
+}
+
+base::TimeMs CaseEngine::NextTimer() const {
+  base::TimeMs next = std::numeric_limits<base::TimeMs>::max();
+  for (const auto& [ref, c] : cases_) {
+    if (IsTerminal(c.state) || c.withdrawn) continue;
+    const DeadlinePolicy& p = Policy(c.referral_kind);
+    base::TimeMs accept_by = c.due_at - p.accept_lead;
+    if (c.state == State::kReferred) {
+      if (!c.reminder_fired) next = std::min(next, accept_by - p.accept_lead / 2);
+      if (!c.escalation_fired) next = std::min(next, accept_by);
+    }
+    if (!c.rupture_fired) next = std::min(next, c.due_at + p.pickup_grace);
+  }
+  return next;
+}
+
+}  // namespace relais::broker
