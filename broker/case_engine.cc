@@ -174,6 +174,11 @@ base::Status CaseEngine::CheckTransition(const schema::Header& h, const CaseStat
                                               " for a case with no referral");
   }
   const std::string& who = h.emitter;
+  // After a withdrawal the case is erased and its recipients asked to purge: nothing about it may
+  // be disclosed again, only the purge receipts come in.
+  if (c->withdrawn && h.kind != EventKind::kPurgeReceipt) {
+    return Transition("the consent of the case was withdrawn");
+  }
   switch (h.kind) {
     case EventKind::kDeadlineChanged:
     case EventKind::kCancelled:

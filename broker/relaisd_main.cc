@@ -72,7 +72,12 @@ po::options_description Options(Config& c) {
       "append a signed checkpoint every N journal rows")(
       "checkpoint-interval-s", po::value(&c.checkpoint_interval_s)->default_value(60),
       "... or every S seconds, whichever comes first")(
-      "log-level", po::value(&c.log_level)->default_value("info"), "debug, info, warn, error");
+      "log-level", po::value(&c.log_level)->default_value("info"), "debug, info, warn, error")(
+      "deadline", po::value(&c.deadlines)->composing(),
+      "KIND=ACCEPT_LEAD_HOURS:PICKUP_GRACE_HOURS, e.g. prison_release=720:168 (repeatable; "
+      "docs/lifecycle.md)")("test-clock-file", po::value(&c.test_clock_file),
+                            "TEST ONLY: read the time from this file (ISO 8601 or integer ms), "
+                            "re-read when it changes");
   return d;
 }
 

@@ -1,6 +1,7 @@
 // Known-answer vectors that pin the envelope format (docs/envelope.md). The expected values were
 // computed independently (Python: hashlib.blake2b, the `cryptography` package's Ed25519, X25519
-// and ChaCha20-Poly1305, with HChaCha20 written out from the XChaCha20 draft), not by this code.
+// and ChaCha20-Poly1305, with HChaCha20 written out from the XChaCha20 draft), not by this code:
+// crypto/testdata/envelope_reference.py recomputes them all and opens the frozen envelope.
 // If one of these tests fails, the format changed: that breaks every deployed verifier, the
 // journal's hash chain and the audit tools. Do not update the vectors; fix the code.
 #include <gtest/gtest.h>

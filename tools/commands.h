@@ -13,6 +13,8 @@ int RunKeygen(int argc, char** argv);
 int RunRegistry(int argc, char** argv);
 int RunPublish(int argc, char** argv);
 int RunTail(int argc, char** argv);
+int RunAudit(int argc, char** argv);
+int RunAdmin(int argc, char** argv);
 
 struct Command {
   const char* name;
@@ -26,6 +28,9 @@ inline constexpr Command kCommands[] = {
     {"publish", "publish one event from a JSON document and wait for its acknowledgement",
      RunPublish},
     {"tail", "receive this agency's events, verified and opened, as JSON lines", RunTail},
+    {"admin", "operator requests to relaisd: reload the registry, list and requeue dead letters",
+     RunAdmin},
+    {"audit", "verify a journal: hash chain, checkpoints and emitter signatures", RunAudit},
 };
 
 }  // namespace relais::tools

@@ -92,7 +92,7 @@ base::Status VerifyWitnesses(const CheckpointFile& file, const KeySet& witness_k
 
 // The text form. Parsing is strict (kInvalidInput "bad_checkpoint_file" naming the line) and
 // limited to kMaxCheckpointFileBytes and kMaxWitnesses.
-inline constexpr size_t kMaxCheckpointFileBytes = 64 * 1024;
+inline constexpr size_t kMaxCheckpointFileBytes = size_t{64} * 1024;
 inline constexpr size_t kMaxWitnesses = 64;
 std::string FormatCheckpointFile(const CheckpointFile& file);
 base::Result<CheckpointFile> ParseCheckpointFile(std::string_view text);

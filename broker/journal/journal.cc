@@ -58,7 +58,8 @@ void Journal::Update(DeliveryUpdate update, StatusCallback done) {
 std::future<base::Status> Journal::UpdateAsync(DeliveryUpdate update) {
   auto promise = std::make_shared<std::promise<base::Status>>();
   auto future = promise->get_future();
-  Update(std::move(update), [promise](base::Status status) { promise->set_value(status); });
+  Update(std::move(update),
+         [promise](base::Status status) { promise->set_value(std::move(status)); });
   return future;
 }
 
@@ -244,8 +245,12 @@ void Journal::RunBatch(std::vector<QueueItem>& items) {
     }
     for (QueueItem& item : items) internal::FailItem(item, error);
   }
+  if (checkpointer_ != nullptr) {
+    const int64_t catchup_start_us = base::MonotonicMicros();
+    writer_->MaybeFinishWal(options_.wal_restart_frames);
+    stats.wal_catchup_us = base::MonotonicMicros() - catchup_start_us;
+  }
   if (options_.on_batch) options_.on_batch(stats);
-  if (checkpointer_ != nullptr) writer_->MaybeFinishWal(options_.wal_restart_frames);
 }
 
 }  // namespace relais::journal

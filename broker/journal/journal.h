@@ -11,6 +11,7 @@
 //   kRetryLater "disk_full"       the batch was rolled back; retry with the same event id later
 //   kRetryLater "journal_busy"    another process held the database lock for busy_timeout
 //   kRetryLater "journal_locked"  Open: another process has this journal open for writing
+//   kRetryLater "journal_overloaded"  Append/Update: max_queued requests are already waiting
 //   kFailStop   "journal_failed"  an I/O error (fsync, write) or an unexpected SQLite error: the
 //                                 writer stopped and every pending and later call fails with it.
 //                                 The outcome of the appends in flight is unknown: after a restart
@@ -73,6 +74,9 @@ struct BatchStats {
   int64_t write_us = 0;   // BEGIN until COMMIT (inserts, mutations, checkpoint row)
   int64_t commit_us = 0;  // the COMMIT itself (WAL write and fsync)
   int64_t cpu_us = 0;     // CPU time the writer thread used for the whole batch
+  // Time the writer spent after the batch finishing a WAL checkpoint itself (kBackground, when the
+  // WAL passed wal_restart_frames); it delays the next batch.
+  int64_t wal_catchup_us = 0;
   bool ok = false;
 };
 
@@ -80,6 +84,9 @@ struct JournalOptions {
   std::filesystem::path path;  // the database file; "<path>.lock" is the writer's lock file
   size_t max_batch = 256;
   std::chrono::microseconds max_wait{1000};
+  // Appends and updates allowed to wait for the writer; beyond, they are refused with
+  // kRetryLater "journal_overloaded" (callers should bound their own in-flight requests first).
+  size_t max_queued = 100'000;
   uint64_t checkpoint_every_rows = 1000;
   base::TimeMs checkpoint_every_ms = 60'000;
   // Keys trusted to have signed existing checkpoints (the signing key's public half is added).

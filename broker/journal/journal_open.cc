@@ -136,7 +136,8 @@ base::Status Journal::Start(const base::Clock& clock, const crypto::Secret* key)
       !st && st.error().kind != base::ErrorKind::kRetryLater) {
     return st;
   }
-  queue_ = std::make_unique<WorkQueue>(options_.max_batch);
+  queue_ =
+      std::make_unique<WorkQueue>(options_.max_batch, std::max<size_t>(1, options_.max_queued));
   if (!inline_wal) {
     WorkQueue* queue = queue_.get();
     RELAIS_ASSIGN_OR_RETURN(

@@ -173,6 +173,22 @@ TEST_F(JournalTest, RefusesADecodedHeaderThatDiffersFromTheHeaderBytes) {
   EXPECT_EQ(r.error().code, "header_mismatch");
 }
 
+TEST_F(JournalTest, RefusesAppendsBeyondTheQueueBoundAsRetryLater) {
+  JournalOptions options = Options();
+  options.max_queued = 2;
+  options.max_wait = std::chrono::milliseconds(300);  // the first two wait in the queue
+  auto journal = Open(options);
+  auto f1 = journal->AppendAsync(MakeRequest({}));
+  auto f2 = journal->AppendAsync(MakeRequest({}));
+  auto refused = journal->AppendAsync(MakeRequest({})).get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "journal_overloaded");
+  EXPECT_EQ(refused.error().kind, base::ErrorKind::kRetryLater);
+  EXPECT_TRUE(f1.get().has_value());
+  EXPECT_TRUE(f2.get().has_value());
+  EXPECT_EQ(AppendOk(*journal, MakeRequest({})).seq, 3u);  // room again
+}
+
 TEST_F(JournalTest, SecondWriterOnTheSamePathIsRefused) {
   auto journal = Open();
   auto second = Journal::Open(Options(), clock_, &broker_.secret_key);

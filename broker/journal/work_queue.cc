@@ -9,6 +9,10 @@ std::optional<base::Error> WorkQueue::Push(QueueItem&& item) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failure_) return failure_;
+    if (items_.size() >= max_queued_ && !IsControl(item)) {
+      return base::RetryLater("journal_overloaded",
+                              std::to_string(items_.size()) + " requests are already queued");
+    }
     items_.push_back(std::move(item));
     size = items_.size();
   }

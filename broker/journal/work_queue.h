@@ -44,10 +44,11 @@ struct QueueItem {
 
 class WorkQueue {
  public:
-  explicit WorkQueue(size_t max_batch) : max_batch_(max_batch) {}
+  WorkQueue(size_t max_batch, size_t max_queued) : max_batch_(max_batch), max_queued_(max_queued) {}
 
-  // Any thread. Once Fail() was called, returns the failure and leaves `item` with the caller
-  // (who completes it); otherwise takes it.
+  // Any thread. Once Fail() was called, returns the failure; when `max_queued` appends and
+  // updates wait already, refuses another with kRetryLater "journal_overloaded" (control work is
+  // always taken). On a refusal `item` stays with the caller, who completes it.
   std::optional<base::Error> Push(QueueItem&& item);
 
   enum class Taken { kWork, kTimeout, kFailed };
@@ -68,6 +69,7 @@ class WorkQueue {
   }
 
   const size_t max_batch_;
+  const size_t max_queued_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<QueueItem> items_;

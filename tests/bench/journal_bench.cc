@@ -53,6 +53,7 @@ struct Measurement {
   double write_us_per_row = 0;  // journal: writer time inside the transaction, before COMMIT
   double writer_busy = 0;       // journal: share of the run the writer spent in transactions
   double cpu_us_per_row = 0;    // journal: writer thread CPU time per row (batch incl. commit)
+  double catchup_share = 0;     // journal: share of the run spent finishing WAL checkpoints
 };
 
 int64_t Percentile(std::vector<int64_t> v, double p) {
@@ -94,9 +95,10 @@ Measurement RunJournal(const std::string& name, const std::filesystem::path& dir
   options.wal_checkpoint_frames = wal_frames;
   std::vector<int64_t> commit_us;
   std::vector<size_t> batch_sizes;
-  int64_t write_us = 0, cpu_us = 0;
+  int64_t write_us = 0, cpu_us = 0, catchup_us = 0;
   options.on_batch = [&](const BatchStats& s) {
     cpu_us += s.cpu_us;
+    catchup_us += s.wal_catchup_us;
     commit_us.push_back(s.commit_us);
     batch_sizes.push_back(s.appends);
     write_us += s.write_us;
@@ -147,6 +149,7 @@ Measurement RunJournal(const std::string& name, const std::filesystem::path& dir
   m.append_p99_us = Percentile(latency, 0.99);
   m.write_us_per_row = static_cast<double>(write_us) / static_cast<double>(rows.size());
   m.cpu_us_per_row = static_cast<double>(cpu_us) / static_cast<double>(rows.size());
+  m.catchup_share = static_cast<double>(catchup_us) / static_cast<double>(elapsed);
   m.writer_busy = static_cast<double>(
                       write_us + std::accumulate(commit_us.begin(), commit_us.end(), int64_t{0})) /
                   static_cast<double>(elapsed);
@@ -262,9 +265,10 @@ int Run(int argc, char** argv) {
         inline_wal ? WalCheckpointing::kInline : WalCheckpointing::kBackground, 1000, derived);
     std::printf(
         "%s: %.0f rows/s, writer %.1f us/row in transaction (%.1f us/row CPU), "
-        "commit p50 %lld us\n",
+        "commit p50 %lld us p99 %lld us, append p99 %lld us, WAL catch-up %.1f%% of the run\n",
         m.name.c_str(), m.rows_per_s, m.write_us_per_row, m.cpu_us_per_row,
-        static_cast<long long>(m.commit_p50_us));
+        static_cast<long long>(m.commit_p50_us), static_cast<long long>(m.commit_p99_us),
+        static_cast<long long>(m.append_p99_us), 100 * m.catchup_share);
     std::filesystem::remove_all(dir);
     return 0;
   }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,15 +39,17 @@ void WriteLine(const std::string& line) {
 
 crypto::SigningKeyPair BrokerKey() { return crypto::SigningKeyPairFromSeed(base::Bytes(32, 7)); }
 
-// One producer: keeps `window` appends in flight; every 64th request re-sends an old event id
-// (a duplicate), every 16th completion acknowledges a delivery.
+// One producer: keeps a few appends in flight (two producers give batches of several rows, and
+// a round stays around a hundred rows so 200 rounds build a journal of a few tens of MB); every
+// 64th request re-sends an old event id (a duplicate), every 16th completion acknowledges a
+// delivery.
 void Produce(Journal& journal, uint64_t seed, std::atomic<bool>& failed) {
-  constexpr int kWindow = 8;
+  constexpr int kWindow = 3;
   std::mt19937_64 rng(seed);
-  std::atomic<int> in_flight{0};
+  std::counting_semaphore<kWindow> slots(kWindow);
   std::vector<AppendRequest> sent;
   for (uint64_t i = 0; !failed.load(); ++i) {
-    while (in_flight.load() >= kWindow && !failed.load()) std::this_thread::yield();
+    slots.acquire();
     testing::EventSpec spec;
     spec.case_ref = "c-crash-" + std::to_string(rng() % 40);
     spec.body_size = 200 + rng() % 400;
@@ -55,7 +58,6 @@ void Produce(Journal& journal, uint64_t seed, std::atomic<bool>& failed) {
     request.mutations = testing::DeriveFromHeader(request.header);
     if (sent.size() < 256) sent.push_back(request);
     const std::string event_id = base::HexEncode(request.header.event_id);
-    ++in_flight;
     journal.Append(std::move(request), [&, event_id, i](base::Result<AppendResult> r) {
       if (!r) {
         WriteLine("ERROR " + r.error().code);
@@ -65,10 +67,10 @@ void Produce(Journal& journal, uint64_t seed, std::atomic<bool>& failed) {
                   (r->duplicate ? "1" : "0"));
         if (i % 16 == 0) journal.Update(AckDelivery{"siao-75", r->seq}, [](base::Status) {});
       }
-      --in_flight;
+      slots.release();
     });
   }
-  while (in_flight.load() > 0) std::this_thread::yield();
+  for (int k = 0; k < kWindow; ++k) slots.acquire();
 }
 
 int Run(int argc, char** argv) {

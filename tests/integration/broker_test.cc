@@ -1,7 +1,11 @@
 // Cross-process tests of relaisd (issue: broker): real relaisd, real keys and registry made with
 // the real `relais` CLI, real SQLite journal, SDK clients over CURVE on loopback.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -389,6 +393,86 @@ TEST_F(BrokerTest, GracefulStopAndLogsCarryNoCaseData) {
   EXPECT_NE(log.find("relaisd_stopped"), std::string::npos);
   EXPECT_EQ(log.find("médecine"), std::string::npos);
   EXPECT_EQ(log.find("Assistante"), std::string::npos);
+}
+
+// A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)write(fd, request.data(), request.size());
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return response;
+}
+
+TEST_F(BrokerTest, OperatorListsAndRequeuesDeadLettersAndMetricsShowThem) {
+  broker_->Stop();
+  broker_ = std::make_unique<BrokerProcess>(
+      *deployment_, std::vector<std::string>{"--ack-timeout-ms", "100", "--max-attempts", "2"});
+  broker_->Start();
+  auto hospital = Connect(hospital_);
+  auto outcome = hospital->Publish(MakeReferral(*deployment_, hospital_, {"assoc-a"}),
+                                   sdk::DeadlineAfter(10s));
+  ASSERT_TRUE(outcome) << outcome.error().ToString();
+  auto id_a = deployment_->Identity("assoc-a");
+  auto a = Connect(id_a);
+  ASSERT_TRUE(a->Subscribe(Sub(10)));
+  auto unacked = Receive(*a, 5, 1500ms, /*ack=*/false);  // two attempts, never acked
+  ASSERT_EQ(unacked.size(), 2u);
+  EXPECT_EQ(unacked[1].attempt, 2u);
+
+  std::vector<std::string> admin = {RelaisBin(),
+                                    "admin",
+                                    "dead-letters",
+                                    "--key",
+                                    deployment_->KeyFile(deployment_->broker_id()).string(),
+                                    "--registry",
+                                    deployment_->RegistryFile().string(),
+                                    "--authority-pub",
+                                    deployment_->AuthorityPub().string(),
+                                    "--broker",
+                                    broker_->endpoint()};
+  CommandResult listed;
+  for (int i = 0; i < 50; ++i) {  // the dead letter is recorded by the journal writer
+    listed = RunCommand(admin);
+    if (listed.output.find("assoc-a") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find(std::to_string(outcome->seq) + " assoc-a 2"), std::string::npos)
+      << listed.output;
+
+  // Only the broker's key may ask.
+  std::vector<std::string> as_assoc = admin;
+  as_assoc[4] = deployment_->KeyFile("assoc-b").string();
+  EXPECT_NE(RunCommand(as_assoc).exit_code, 0);
+
+  std::vector<std::string> requeue = admin;
+  requeue[2] = "requeue";
+  requeue.insert(requeue.begin() + 3, std::to_string(outcome->seq));
+  auto requeued = RunCommand(requeue);
+  ASSERT_EQ(requeued.exit_code, 0) << requeued.output;
+  auto again = Receive(*a, 1, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].seq, outcome->seq);
+  EXPECT_EQ(again[0].attempt, 1u);
+
+  std::string metrics = HttpGet(broker_->metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find("relais_dead_letters_total 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("relais_publish_ok_total 1"), std::string::npos);
+  EXPECT_NE(metrics.find("relais_publish_ack_seconds_count"), std::string::npos);
+  EXPECT_NE(HttpGet(broker_->metrics_port(), "/healthz").find("200"), std::string::npos);
 }
 
 }  // namespace
