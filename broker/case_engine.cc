@@ -397,13 +397,34 @@ Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryV
     c.candidates = h.recipients;
     c.referred_at = h.emitted_at;
     c.due_at = h.due_at;
+    if (auto early = early_.find(h.case_ref); early != early_.end()) {
+      c.seqs = std::move(early->second.seqs);
+      c.informed = std::move(early->second.informed);
+      early_.erase(early);
+    }
     cases_[h.case_ref] = std::move(c);
   }
   auto it = cases_.find(h.case_ref);
   if (it == cases_.end()) {
+    EarlyEntries& early = early_[h.case_ref];
+    early.seqs.push_back(seq);
+    for (const auto& r : h.recipients) early.informed.insert(r);
     if (h.kind == EventKind::kConsentWithdrawn) {
+      // Withdrawn before any referral: stop and erase what was recorded, ask who got it to purge.
       auto consent = consents_.find(h.consent_ref);
       if (consent != consents_.end()) consent->second.active = false;
+      fx.withhold = early.seqs;
+      fx.erase = h.case_ref;
+      std::vector<std::string> informed;
+      for (const auto& a : early.informed) {
+        if (a != h.emitter) informed.push_back(a);
+      }
+      if (registry != nullptr && !informed.empty()) {
+        CaseState stub;
+        stub.case_ref = h.case_ref;
+        fx.emissions.push_back(
+            MakeEmission(stub, EventKind::kPurgeRequest, "purge_request", informed, h.event_id));
+      }
     }
     return fx;
   }

@@ -147,6 +147,13 @@ class CaseEngine {
 
   CaseEngineOptions options_;
   std::map<std::string, CaseState> cases_;
+  // Entries of cases that have no referral yet (a consent recorded first): their seqs and
+  // recipients join the case at its referral, so a withdrawal withholds and purges them too.
+  struct EarlyEntries {
+    std::vector<uint64_t> seqs;
+    std::set<std::string> informed;
+  };
+  std::map<std::string, EarlyEntries> early_;
   std::map<std::string, ConsentState> consents_;  // by consent id
   Counts counts_;
 };

@@ -239,6 +239,18 @@ TEST_F(ConsentGate, OnlyTheCollectorWithdrawsAKnownConsent) {
   EXPECT_EQ(Code(unknown), "unknown_consent");
 }
 
+TEST_F(ConsentGate, WithdrawalBeforeAnyReferralErasesWhatWasRecorded) {
+  ASSERT_TRUE(Publish(Consent("c1", {"assoc-a"})));
+  auto withdraw = Event(EventKind::kConsentWithdrawn, "hospital", 3);
+  withdraw.consent_ref = "c1";
+  ASSERT_TRUE(Publish(withdraw));
+  EXPECT_EQ(last_.withhold, (std::vector<uint64_t>{1, 2}));
+  ASSERT_TRUE(last_.erase.has_value());
+  EXPECT_EQ(*last_.erase, kCase);
+  // The consent is gone: a referral now needs a new one.
+  EXPECT_EQ(Code(Referral({"assoc-a"})), "consent_missing");
+}
+
 TEST_F(ConsentGate, WithdrawalWithholdsErasesAndAsksInformedAgenciesToPurge) {
   ReferToBoth();
   auto accept = Event(EventKind::kAccepted, "assoc-a", 2, {"hospital"});
@@ -252,8 +264,9 @@ TEST_F(ConsentGate, WithdrawalWithholdsErasesAndAsksInformedAgenciesToPurge) {
     return std::holds_alternative<journal::StopCaseDeliveries>(m);
   }));
   ASSERT_TRUE(Publish(withdraw));
-  // Every journal entry of the case since its referral is withheld (referral, accept, withdrawal).
-  EXPECT_EQ(last_.withhold, (std::vector<uint64_t>{2, 3, 4}));
+  // Every journal entry of the case is withheld: the consent recorded before the referral, the
+  // referral, the acceptance and the withdrawal.
+  EXPECT_EQ(last_.withhold, (std::vector<uint64_t>{1, 2, 3, 4}));
   ASSERT_TRUE(last_.erase.has_value());
   EXPECT_EQ(*last_.erase, kCase);
   std::vector<Emission> purge;
