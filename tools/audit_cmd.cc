@@ -48,7 +48,7 @@ class ProblemList {
     std::cout << what << ": " << error.code << ": " << error.message << "\n";
     ++count_;
   }
-  size_t count() const { return count_; }
+  size_t Total() const { return count_; }
 
  private:
   std::string KindAt(uint64_t seq) {
@@ -285,11 +285,11 @@ int Verify(int argc, char** argv) {
   std::cout << "verified " << *entries << " entries, " << (*stored + checkpoint_files.size())
             << " checkpoints";
   if (!registry) std::cout << " (signatures not checked: no --registry)";
-  if (problems.count() == 0) {
+  if (problems.Total() == 0) {
     std::cout << ": OK\n";
     return kExitOk;
   }
-  std::cout << ": " << problems.count() << (problems.count() == 1 ? " problem\n" : " problems\n");
+  std::cout << ": " << problems.Total() << (problems.Total() == 1 ? " problem\n" : " problems\n");
   return kExitVerify;
 }
 
