@@ -66,6 +66,30 @@ class BrokerTest : public ::testing::Test {
     return got;
   }
 
+  // A notice-tier referral sealed and signed with crypto directly, bypassing the SDK's own
+  // registry checks, so that only the broker can refuse it.
+  static base::Result<schema::Envelope> SealDirect(const crypto::AgencyIdentity& emitter,
+                                                   const crypto::AgencyIdentity& recipient,
+                                                   schema::ReferralKind kind) {
+    base::SystemClock clock;
+    schema::Header h;
+    h.event_id = crypto::NewEventId(clock.NowMs());
+    h.kind = schema::EventKind::kReferral;
+    h.referral_kind = kind;
+    h.case_ref = crypto::NewCaseRef();
+    h.emitter = emitter.pub.agency_id;
+    h.emitter_key_id = emitter.pub.key_id;
+    h.recipients = {recipient.pub.agency_id};
+    h.tier = schema::Tier::kNotice;
+    h.legal_basis = schema::LegalBasis::kNoticeAllowed;
+    h.emitted_at = clock.NowMs();
+    h.due_at = clock.NowMs() + base::kMsPerDay;
+    return crypto::SealEnvelope(
+        h, schema::EventBody(schema::ReferralBody{}),
+        {{recipient.pub.agency_id, recipient.pub.key_id, recipient.pub.seal_public}},
+        emitter.sign_secret);
+  }
+
   schema::Subscribe Sub(uint32_t credit) {
     schema::Subscribe s;
     s.credit = credit;
@@ -159,24 +183,9 @@ TEST_F(BrokerTest, RefusesForgedEmitterBadSignatureUnknownRecipientAndForbiddenK
   }
   // Unknown recipient: properly sealed and signed, but "ghost" is not in the registry.
   {
-    base::SystemClock clock;
-    schema::Header h;
-    h.event_id = crypto::NewEventId(clock.NowMs());
-    h.kind = schema::EventKind::kReferral;
-    h.referral_kind = schema::ReferralKind::kHospitalDischarge;
-    h.case_ref = crypto::NewCaseRef();
-    h.emitter = "hospital";
-    h.emitter_key_id = hospital_.pub.key_id;
-    h.recipients = {"ghost"};
-    h.tier = schema::Tier::kNotice;
-    h.legal_basis = schema::LegalBasis::kNoticeAllowed;
-    h.emitted_at = clock.NowMs();
-    h.due_at = clock.NowMs() + base::kMsPerDay;
-    auto ghost = crypto::GenerateIdentity("ghost", clock.NowMs());
-    auto env = crypto::SealEnvelope(h, schema::EventBody(schema::ReferralBody{}),
-                                    {{"ghost", ghost.pub.key_id, ghost.pub.seal_public}},
-                                    hospital_.sign_secret);
-    ASSERT_TRUE(env);
+    auto ghost = crypto::GenerateIdentity("ghost", base::SystemClock().NowMs());
+    auto env = SealDirect(hospital_, ghost, schema::ReferralKind::kHospitalDischarge);
+    ASSERT_TRUE(env) << env.error().ToString();
     auto r = hospital->Publish(*env, sdk::DeadlineAfter(10s));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "unknown_recipient");
@@ -185,23 +194,7 @@ TEST_F(BrokerTest, RefusesForgedEmitterBadSignatureUnknownRecipientAndForbiddenK
   // build it, so it is sealed directly: the broker must refuse it on its own.
   {
     auto a = Connect(id_a);
-    base::SystemClock clock;
-    auto id_b = deployment_->Identity("assoc-b");
-    schema::Header h;
-    h.event_id = crypto::NewEventId(clock.NowMs());
-    h.kind = schema::EventKind::kReferral;
-    h.referral_kind = schema::ReferralKind::kOther;
-    h.case_ref = crypto::NewCaseRef();
-    h.emitter = "assoc-a";
-    h.emitter_key_id = id_a.pub.key_id;
-    h.recipients = {"assoc-b"};
-    h.tier = schema::Tier::kNotice;
-    h.legal_basis = schema::LegalBasis::kNoticeAllowed;
-    h.emitted_at = clock.NowMs();
-    h.due_at = clock.NowMs() + base::kMsPerDay;
-    auto env = crypto::SealEnvelope(h, schema::EventBody(schema::ReferralBody{}),
-                                    {{"assoc-b", id_b.pub.key_id, id_b.pub.seal_public}},
-                                    id_a.sign_secret);
+    auto env = SealDirect(id_a, deployment_->Identity("assoc-b"), schema::ReferralKind::kOther);
     ASSERT_TRUE(env) << env.error().ToString();
     auto r = a->Publish(*env, sdk::DeadlineAfter(10s));
     ASSERT_FALSE(r);
