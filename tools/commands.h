@@ -15,6 +15,7 @@ int RunPublish(int argc, char** argv);
 int RunTail(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunAdmin(int argc, char** argv);
+int RunConsent(int argc, char** argv);
 
 struct Command {
   const char* name;
@@ -28,6 +29,7 @@ inline constexpr Command kCommands[] = {
     {"publish", "publish one event from a JSON document and wait for its acknowledgement",
      RunPublish},
     {"tail", "receive this agency's events, verified and opened, as JSON lines", RunTail},
+    {"consent", "record or withdraw a person's consent (as the collecting agency)", RunConsent},
     {"admin", "operator requests to relaisd: reload the registry, list and requeue dead letters",
      RunAdmin},
     {"audit", "verify a journal: hash chain, checkpoints and emitter signatures", RunAudit},

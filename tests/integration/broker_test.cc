@@ -388,6 +388,58 @@ TEST_F(BrokerTest, GracefulStopAndLogsCarryNoCaseData) {
   EXPECT_EQ(log.find("Assistante"), std::string::npos);
 }
 
+TEST_F(BrokerTest, ConsentRecordedAndWithdrawnWithTheCliGatesReferrals) {
+  std::string case_ref = crypto::NewCaseRef();
+  auto consent = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {RelaisBin(), "consent"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const auto& a : {std::string("--key"), deployment_->KeyFile("hospital").string(),
+                          std::string("--registry"), deployment_->RegistryFile().string(),
+                          std::string("--authority-pub"), deployment_->AuthorityPub().string(),
+                          std::string("--broker"), broker_->endpoint()}) {
+      argv.push_back(a);
+    }
+    return RunCommand(argv);
+  };
+  auto referral = [&]() {
+    base::SystemClock clock;
+    schema::Header h;
+    h.kind = schema::EventKind::kReferral;
+    h.referral_kind = schema::ReferralKind::kHospitalDischarge;
+    h.case_ref = case_ref;
+    h.recipients = {"assoc-a"};
+    h.tier = schema::Tier::kReferral;
+    h.legal_basis = schema::LegalBasis::kConsent;
+    h.purpose = schema::Purpose::kHousing;
+    h.due_at = clock.NowMs() + 5 * base::kMsPerDay;
+    return sdk::BuildEnvelope(h, schema::EventBody(schema::ReferralBody{}), deployment_->Registry(),
+                              hospital_, clock);
+  };
+  auto hospital = Connect(hospital_);
+  auto refused = referral();
+  ASSERT_TRUE(refused) << refused.error().ToString();
+  auto r = hospital->Publish(*refused, sdk::DeadlineAfter(10s));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "consent_missing");
+
+  auto granted = consent({"grant", "--case", case_ref, "--consent-id", "consent-1", "--recipients",
+                          "assoc-a", "--purposes", "housing"});
+  ASSERT_EQ(granted.exit_code, 0) << granted.output;
+  EXPECT_NE(granted.output.find("consent=consent-1"), std::string::npos);
+  auto allowed = referral();
+  ASSERT_TRUE(allowed);
+  ASSERT_TRUE(hospital->Publish(*allowed, sdk::DeadlineAfter(10s)));
+
+  auto withdrawn = consent({"withdraw", "--case", case_ref, "--consent-id", "consent-1"});
+  ASSERT_EQ(withdrawn.exit_code, 0) << withdrawn.output;
+  auto again = consent({"withdraw", "--case", case_ref, "--consent-id", "consent-1"});
+  EXPECT_EQ(again.exit_code, 3) << again.output;  // nothing active left to withdraw
+  auto bad =
+      consent({"grant", "--case", case_ref, "--recipients", "assoc-a", "--purposes", "lodging"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("unknown purpose 'lodging'"), std::string::npos) << bad.output;
+}
+
 // A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
 std::string HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
