@@ -23,9 +23,7 @@ base::Result<std::unique_ptr<BatchWriter>> BatchWriter::Create(std::unique_ptr<D
   RELAIS_RETURN_IF_ERROR(w->PrepareStatements());
   RELAIS_ASSIGN_OR_RETURN(w->head_, ReadHead(*w->db_));
   RELAIS_ASSIGN_OR_RETURN(w->last_checkpoint_, ReadLastCheckpoint(*w->db_));
-  RELAIS_ASSIGN_OR_RETURN(int64_t max_case, w->db_->QueryInt("SELECT ifnull(max(case_no), 0) "
-                                                             "FROM case_keys"));
-  w->next_case_no_ = max_case + 1;
+  RELAIS_RETURN_IF_ERROR(w->LoadCaseNumbers());
   // A journal reopened after a pause counts its time-based interval from now.
   w->last_checkpoint_time_ = clock.NowMs();
   return w;
@@ -47,7 +45,6 @@ base::Status BatchWriter::PrepareStatements() {
        "signature, body_digest, wraps_digest, body, wraps, entry_hash, case_no) "
        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
       {&find_event_, "SELECT seq, received_at FROM entries WHERE event_id = ?1"},
-      {&find_case_, "SELECT case_no FROM case_keys WHERE case_ref = ?1"},
       {&insert_case_, "INSERT INTO case_keys(case_no, case_ref) VALUES (?1, ?2)"},
       {&insert_checkpoint_,
        "INSERT INTO checkpoints(seq, head_hash, time, key_id, signature) "
@@ -62,17 +59,34 @@ base::Status BatchWriter::PrepareStatements() {
   return base::Ok();
 }
 
+base::Status BatchWriter::LoadCaseNumbers() {
+  RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT case_no, case_ref FROM case_keys"));
+  int64_t max_case = 0;
+  while (true) {
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("loading case numbers"));
+    if (!row) break;
+    const int64_t case_no = stmt.Int(0);
+    case_numbers_.emplace(stmt.Text(1), case_no);
+    max_case = std::max(max_case, case_no);
+  }
+  next_case_no_ = max_case + 1;
+  return base::Ok();
+}
+
 base::Status BatchWriter::Abort(base::Status error) {
   db_->RollbackIfOpen();
   derived_.DiscardCursors();
   head_ = saved_head_;
   next_case_no_ = saved_next_case_no_;
+  for (const std::string& case_ref : batch_new_cases_) case_numbers_.erase(case_ref);
+  batch_new_cases_.clear();
   return error;
 }
 
 base::Status BatchWriter::RunBatch(std::vector<BatchItem>& items) {
   saved_head_ = head_;
   saved_next_case_no_ = next_case_no_;
+  batch_new_cases_.clear();
   RELAIS_RETURN_IF_ERROR(begin_.Run("beginning a batch"));
   const base::TimeMs now = clock_.NowMs();
   // receivedAt never goes backwards, even if the wall clock does.
@@ -101,6 +115,7 @@ base::Status BatchWriter::Commit(std::optional<Checkpoint> written) {
   base::Status committed = commit_.Run("committing");
   last_commit_us_ = base::MonotonicMicros() - start_us;
   if (!committed) return Abort(std::move(committed));
+  batch_new_cases_.clear();
   if (written) {
     last_checkpoint_ = std::move(written);
     last_checkpoint_time_ = last_checkpoint_->time;
@@ -108,22 +123,15 @@ base::Status BatchWriter::Commit(std::optional<Checkpoint> written) {
   return base::Ok();
 }
 
-base::Result<int64_t> BatchWriter::CaseNumber(const std::string& case_ref, bool* is_new) {
-  find_case_.Bind(1, case_ref);
-  RELAIS_ASSIGN_OR_RETURN(bool found, find_case_.Step("looking up a case"));
-  if (found) {
-    int64_t case_no = find_case_.Int(0);
-    find_case_.Reset();
-    *is_new = false;
-    return case_no;
-  }
-  *is_new = true;
-  return next_case_no_;
+int64_t BatchWriter::CaseNumber(const std::string& case_ref, bool* is_new) const {
+  auto it = case_numbers_.find(case_ref);
+  *is_new = it == case_numbers_.end();
+  return *is_new ? next_case_no_ : it->second;
 }
 
 base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeMs received_at) {
   bool new_case = false;
-  RELAIS_ASSIGN_OR_RETURN(int64_t case_no, CaseNumber(r.case_ref, &new_case));
+  const int64_t case_no = CaseNumber(r.case_ref, &new_case);
   const uint64_t seq = head_.seq + 1;
   ChainLink link{seq, received_at, r.header_hash, r.signature, r.body_digest, r.wraps_digest};
   const crypto::Digest hash = EntryHash(head_.hash, link);
@@ -150,6 +158,8 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
   if (new_case) {
     insert_case_.Bind(1, case_no).Bind(2, r.case_ref);
     RELAIS_RETURN_IF_ERROR(insert_case_.Run("recording a case number"));
+    case_numbers_.emplace(r.case_ref, case_no);
+    batch_new_cases_.push_back(r.case_ref);
     ++next_case_no_;
   }
   head_ = Head{seq, hash, received_at};
@@ -202,7 +212,7 @@ base::Status BatchWriter::Erase(const std::string& case_ref) {
   saved_head_ = head_;
   saved_next_case_no_ = next_case_no_;
   bool unknown = false;
-  RELAIS_ASSIGN_OR_RETURN(int64_t case_no, CaseNumber(case_ref, &unknown));
+  const int64_t case_no = CaseNumber(case_ref, &unknown);
   if (unknown) return base::NotFound("unknown_case", "no journal entry has this case ref");
   RELAIS_RETURN_IF_ERROR(begin_.Run("beginning an erasure"));
   erase_.Bind(1, case_no);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -91,7 +92,9 @@ class BatchWriter {
   BatchWriter(std::unique_ptr<Db> db, const base::Clock& clock, CheckpointPolicy policy);
   base::Status PrepareStatements();
   base::Result<AppendResult> AppendOne(PreparedAppend& req, base::TimeMs received_at);
-  base::Result<int64_t> CaseNumber(const std::string& case_ref, bool* is_new);
+  base::Status LoadCaseNumbers();
+  // The case's number, or the number a new case would get (*is_new).
+  int64_t CaseNumber(const std::string& case_ref, bool* is_new) const;
   bool CheckpointDue(base::TimeMs now) const;
   base::Status InsertCheckpoint(base::TimeMs now, std::optional<Checkpoint>* written);
   base::Status Commit(std::optional<Checkpoint> written);
@@ -101,11 +104,16 @@ class BatchWriter {
   const base::Clock& clock_;
   CheckpointPolicy policy_;
   DerivedWriter derived_;
-  Stmt begin_, commit_, insert_entry_, find_event_, find_case_, insert_case_, insert_checkpoint_;
+  Stmt begin_, commit_, insert_entry_, find_event_, insert_case_, insert_checkpoint_;
   Stmt erase_;
 
   Head head_;
   int64_t next_case_no_ = 1;
+  // case_ref -> case_no for every case, loaded at open: case_keys has no index on case_ref (see
+  // docs/journal-format.md §2). Cases first seen in the running transaction are also listed in
+  // batch_new_cases_ so that a rollback can forget them.
+  std::unordered_map<std::string, int64_t> case_numbers_;
+  std::vector<std::string> batch_new_cases_;
   std::optional<Checkpoint> last_checkpoint_;
   base::TimeMs last_checkpoint_time_ = 0;
   // State at BEGIN, restored on rollback.

@@ -127,9 +127,8 @@ base::Result<uint64_t> QueryCursor(Db& db, const std::string& agency) {
 
 base::Result<std::optional<CaseRow>> QueryCase(Db& db, const std::string& case_ref) {
   RELAIS_ASSIGN_OR_RETURN(
-      Stmt stmt, db.Prepare("SELECT c.case_ref, c.last_kind, c.state, c.due_at, c.updated_seq "
-                            "FROM case_keys k JOIN cases c ON c.case_no = k.case_no "
-                            "WHERE k.case_ref = ?1"));
+      Stmt stmt, db.Prepare("SELECT case_ref, last_kind, state, due_at, updated_seq FROM cases "
+                            "WHERE case_ref = ?1"));
   stmt.Bind(1, case_ref);
   RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading a case"));
   if (!row) return std::optional<CaseRow>();

@@ -31,7 +31,8 @@ TEST_F(FaultTest, DiskFullFailsTheBatchAsRetryLaterAndAppendsResumeAfterwards) {
   auto journal = Open(FaultOptions());
   AppendOk(*journal, MakeRequest({}));
   testing::SetFailWritesWithFull(true);
-  AppendRequest a = MakeRequest({}), b = MakeRequest({});
+  // `a` opens a new case inside the failing batch: its case number must be rolled back too.
+  AppendRequest a = MakeRequest({.case_ref = "c-opened-while-full"}), b = MakeRequest({});
   auto fa = journal->AppendAsync(a);
   auto fb = journal->AppendAsync(b);
   for (auto* f : {&fa, &fb}) {
@@ -46,10 +47,21 @@ TEST_F(FaultTest, DiskFullFailsTheBatchAsRetryLaterAndAppendsResumeAfterwards) {
   testing::SetFailWritesWithFull(false);
   EXPECT_EQ(AppendOk(*journal, std::move(a)).seq, 2u);  // retried with the same event id
   EXPECT_EQ(AppendOk(*journal, std::move(b)).seq, 3u);
+  AppendOk(*journal, MakeRequest({.case_ref = "c-opened-after"}));
   ASSERT_TRUE(journal->Close().has_value());
-  auto report = Reader()->VerifyChain();
+  auto reader = Reader();
+  auto report = reader->VerifyChain();  // also checks case_keys against every row
   EXPECT_FALSE(report->fault.has_value());
-  EXPECT_EQ(report->rows, 3u);
+  EXPECT_EQ(report->rows, 4u);
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(reader
+                  ->ByCase("c-opened-while-full",
+                           [&](const StoredEntry& e) {
+                             seqs.push_back(e.seq);
+                             return true;
+                           })
+                  .has_value());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2}));
 }
 
 TEST_F(FaultTest, FsyncErrorFailsEveryPendingAndLaterCallWithFailStop) {

@@ -88,7 +88,9 @@ base::Status JournalReader::ForEachFrom(uint64_t from_seq, const EntryVisitor& v
 
 base::Status JournalReader::ByCase(const std::string& case_ref, const EntryVisitor& visit,
                                    ReadScope scope) {
-  return Iterate("e.case_no = (SELECT case_no FROM case_keys WHERE case_ref = ?1)", {}, &case_ref,
+  // case_keys has no index on case_ref (random keys would cost every new case a random page
+  // write): this scans it, once per call. Audits only; the writer keeps the map in memory.
+  return Iterate("e.case_no IN (SELECT case_no FROM case_keys WHERE case_ref = ?1)", {}, &case_ref,
                  visit, scope);
 }
 

@@ -32,7 +32,7 @@ CREATE INDEX entries_case ON entries(case_no, seq);
 CREATE INDEX entries_time ON entries(received_at);
 CREATE TABLE case_keys (
   case_no  INTEGER PRIMARY KEY,
-  case_ref TEXT NOT NULL UNIQUE
+  case_ref TEXT NOT NULL
 );
 CREATE TABLE checkpoints (
   seq       INTEGER PRIMARY KEY,
@@ -88,12 +88,12 @@ base::Status ExpectWal(Db& db) {
 const char* const kEntryColumns =
     "e.seq, e.received_at, e.event_id, e.kind, e.case_ref, e.emitter, e.due_at, e.header, "
     "e.signature, e.body_digest, e.wraps_digest, e.body, e.wraps, e.entry_hash, "
-    "(SELECT k.case_no FROM case_keys k WHERE k.case_ref = e.case_ref) IS e.case_no, "
+    "(SELECT k.case_ref FROM case_keys k WHERE k.case_no = e.case_no) IS e.case_ref, "
     "e.body IS NULL";
 const char* const kEntryMetadataColumns =
     "e.seq, e.received_at, e.event_id, e.kind, e.case_ref, e.emitter, e.due_at, e.header, "
     "e.signature, e.body_digest, e.wraps_digest, NULL, NULL, e.entry_hash, "
-    "(SELECT k.case_no FROM case_keys k WHERE k.case_ref = e.case_ref) IS e.case_no, "
+    "(SELECT k.case_ref FROM case_keys k WHERE k.case_no = e.case_no) IS e.case_ref, "
     "e.body IS NULL";
 
 const char* SchemaSql() { return kSchemaSql; }

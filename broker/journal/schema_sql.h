@@ -17,8 +17,8 @@ inline constexpr int64_t kApplicationId = 0x524c4a31;  // "RLJ1"
 inline constexpr int64_t kFormatVersion = 1;
 
 // Every entry column, in the order ReadRow expects, for "SELECT <kEntryColumns> FROM entries e".
-// Column 14 is 1 when the row's case_no agrees with case_keys, column 15 is 1 when the body was
-// erased.
+// Column 14 is 1 when case_keys maps the row's case_no to its case_ref, column 15 is 1 when the
+// body was erased.
 extern const char* const kEntryColumns;
 // kEntryColumns without body and wraps (they read back as NULL).
 extern const char* const kEntryMetadataColumns;
