@@ -204,6 +204,14 @@ schema::Registry Deployment::Registry() const {
   return std::move(r).value();
 }
 
+void AddHospitalAndAssociations(Deployment& deployment,
+                                const std::vector<std::string>& associations) {
+  deployment.Add({"hospital",
+                  "hospital",
+                  {"--notice-without-consent", "hospital_discharge", "--may-receive"}});
+  for (const auto& id : associations) deployment.Add({id, "association", {"--may-receive"}});
+}
+
 BrokerProcess::BrokerProcess(const Deployment& deployment, std::vector<std::string> extra_flags)
     : deployment_(deployment),
       extra_flags_(std::move(extra_flags)),

@@ -101,6 +101,11 @@ class Deployment {
   std::filesystem::path dir_;
 };
 
+// Registers "hospital" (may send notice-tier discharge referrals without consent, may receive the
+// answers) and receiving associations with the given ids. Call Sign() afterwards.
+void AddHospitalAndAssociations(Deployment& deployment,
+                                const std::vector<std::string>& associations);
+
 // relaisd serving a Deployment on a free port.
 class BrokerProcess {
  public:

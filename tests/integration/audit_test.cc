@@ -21,11 +21,7 @@ class AuditVerifyTest : public ::testing::Test {
   void SetUp() override {
     crypto::Init();
     deployment_ = std::make_unique<Deployment>(dir_.path());
-    deployment_->Add({"hospital",
-                      "hospital",
-                      {"--notice-without-consent", "hospital_discharge", "--may-receive"}});
-    deployment_->Add({"assoc-a", "association", {"--may-receive"}});
-    deployment_->Add({"assoc-b", "association", {"--may-receive"}});
+    AddHospitalAndAssociations(*deployment_, {"assoc-a", "assoc-b"});
     deployment_->Sign();
     broker_ = std::make_unique<BrokerProcess>(*deployment_,
                                               std::vector<std::string>{"--checkpoint-every", "1"});

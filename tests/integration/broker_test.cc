@@ -29,12 +29,7 @@ class BrokerTest : public ::testing::Test {
   void SetUp() override {
     crypto::Init();
     deployment_ = std::make_unique<Deployment>(dir_.path());
-    deployment_->Add({"hospital",
-                      "hospital",
-                      {"--notice-without-consent", "hospital_discharge", "--may-receive"}});
-    deployment_->Add({"assoc-a", "association", {"--may-receive"}});
-    deployment_->Add({"assoc-b", "association", {"--may-receive"}});
-    deployment_->Add({"assoc-c", "association", {"--may-receive"}});
+    AddHospitalAndAssociations(*deployment_, {"assoc-a", "assoc-b", "assoc-c"});
     deployment_->Add({"dpo", "auditor", {}});
     deployment_->Sign();
     broker_ = std::make_unique<BrokerProcess>(*deployment_);
