@@ -96,12 +96,9 @@ const char* HandoverStateName(HandoverState state) {
   return "unknown";
 }
 
-const DeadlinePolicy& CaseEngine::Policy(schema::ReferralKind kind) const {
-  static thread_local DeadlinePolicy fallback;
+DeadlinePolicy CaseEngine::Policy(schema::ReferralKind kind) const {
   auto it = options_.policies.find(kind);
-  if (it != options_.policies.end()) return it->second;
-  fallback = DefaultPolicy(kind);
-  return fallback;
+  return it != options_.policies.end() ? it->second : DefaultPolicy(kind);
 }
 
 const CaseState* CaseEngine::Case(const std::string& case_ref) const {
@@ -335,7 +332,7 @@ Emission CaseEngine::MakeEmission(const CaseState& c, schema::EventKind kind,
   e.header.legal_basis = schema::LegalBasis::kNoticeAllowed;
   e.header.due_at = c.due_at;
   e.header.in_reply_to = in_reply_to;
-  const DeadlinePolicy& p = Policy(c.referral_kind);
+  const DeadlinePolicy p = Policy(c.referral_kind);
   e.body.stage = stage;
   e.body.accept_by = c.due_at - p.accept_lead;
   e.body.pickup_by = c.due_at + p.pickup_grace;
@@ -445,7 +442,7 @@ Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryV
     case EventKind::kAccepted: {
       c.state = State::kAccepted;
       c.acceptor = h.emitter;
-      const DeadlinePolicy& p = Policy(c.referral_kind);
+      const DeadlinePolicy p = Policy(c.referral_kind);
       if (h.emitted_at <= c.due_at - p.accept_lead) ++counts_.accepted_in_time;
       std::vector<std::string> others;
       for (const auto& cand : c.candidates) {
@@ -514,7 +511,7 @@ std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView
   std::vector<Emission> out;
   for (auto& [ref, c] : cases_) {
     if (IsTerminal(c.state) || c.withdrawn) continue;
-    const DeadlinePolicy& p = Policy(c.referral_kind);
+    const DeadlinePolicy p = Policy(c.referral_kind);
     base::TimeMs accept_by = c.due_at - p.accept_lead;
     base::TimeMs reminder_at = accept_by - p.accept_lead / 2;
     base::TimeMs pickup_by = c.due_at + p.pickup_grace;
@@ -571,7 +568,7 @@ base::TimeMs CaseEngine::NextTimer() const {
   base::TimeMs next = std::numeric_limits<base::TimeMs>::max();
   for (const auto& [ref, c] : cases_) {
     if (IsTerminal(c.state) || c.withdrawn) continue;
-    const DeadlinePolicy& p = Policy(c.referral_kind);
+    const DeadlinePolicy p = Policy(c.referral_kind);
     base::TimeMs accept_by = c.due_at - p.accept_lead;
     if (c.state == State::kReferred) {
       if (!c.reminder_fired) next = std::min(next, accept_by - p.accept_lead / 2);

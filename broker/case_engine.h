@@ -121,7 +121,7 @@ class CaseEngine {
   base::TimeMs NextTimer() const;
 
   const CaseState* Case(const std::string& case_ref) const;
-  const DeadlinePolicy& Policy(schema::ReferralKind kind) const;
+  DeadlinePolicy Policy(schema::ReferralKind kind) const;
   // The deterministic id of a broker emission.
   static base::Bytes EmissionId(const std::string& case_ref, schema::EventKind kind,
                                 const base::Bytes& in_reply_to, const std::string& stage);

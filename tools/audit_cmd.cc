@@ -293,28 +293,16 @@ int Verify(int argc, char** argv) {
   return kExitVerify;
 }
 
-void PrintGroupHelp() {
-  std::cout << "Usage: relais audit <subcommand> [options]\n\n"
-               "Auditor's tools over a relaisd journal (docs/journal-format.md). Subcommands:\n\n"
-               "  verify  check the hash chain, checkpoints and emitter signatures of a journal\n\n"
-               "Run `relais audit <subcommand> --help` for its options.\n\n"
-            << kExitCodesHelp;
-}
+constexpr Subcommand kAuditSubcommands[] = {
+    {"verify", "check the hash chain, checkpoints and emitter signatures of a journal", Verify},
+};
 
 }  // namespace
 
 int RunAudit(int argc, char** argv) {
-  if (argc < 2) {
-    PrintGroupHelp();
-    return kExitUsage;
-  }
-  std::string_view sub = argv[1];
-  if (sub == "--help" || sub == "-h" || sub == "help") {
-    PrintGroupHelp();
-    return kExitOk;
-  }
-  if (sub == "verify") return Verify(argc - 1, argv + 1);
-  return UsageError("audit", "unknown subcommand '" + std::string(sub) + "'");
+  return RunSubcommand(
+      "audit", "Auditor's tools over a relaisd journal (docs/journal-format.md). Subcommands:",
+      kAuditSubcommands, argc, argv);
 }
 
 }  // namespace relais::tools

@@ -169,4 +169,31 @@ std::string JsonString(std::string_view text) {
   return out + "\"";
 }
 
+int RunSubcommand(std::string_view group, std::string_view intro,
+                  std::span<const Subcommand> subcommands, int argc, char** argv) {
+  auto help = [&] {
+    std::cout << "Usage: relais " << group << " <subcommand> [options]\n\n" << intro << "\n\n";
+    for (const Subcommand& s : subcommands) {
+      std::string name = s.name;
+      std::cout << "  " << name << std::string(name.size() < 8 ? 8 - name.size() : 1, ' ')
+                << s.summary << "\n";
+    }
+    std::cout << "\nRun `relais " << group << " <subcommand> --help` for its options.\n\n"
+              << kExitCodesHelp;
+  };
+  if (argc < 2) {
+    help();
+    return kExitUsage;
+  }
+  std::string_view sub = argv[1];
+  if (sub == "--help" || sub == "-h" || sub == "help") {
+    help();
+    return kExitOk;
+  }
+  for (const Subcommand& s : subcommands) {
+    if (sub == s.name) return s.run(argc - 1, argv + 1);
+  }
+  return UsageError(group, "unknown subcommand '" + std::string(sub) + "'");
+}
+
 }  // namespace relais::tools

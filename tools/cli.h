@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,18 @@ base::Result<base::Bytes> ReadFileBytes(const std::filesystem::path& path);
 base::Status ReplaceFile(const std::filesystem::path& path, base::ByteView content, unsigned mode);
 
 // "a,b, c" -> {"a", "b", "c"}; empty items are dropped.
+// A command made of subcommands (`relais registry add ...`, `relais audit verify ...`).
+struct Subcommand {
+  const char* name;
+  const char* summary;  // one line in the group's help
+  int (*run)(int argc, char** argv);
+};
+
+// Prints the group's help (`intro` then the subcommand table) for no argument (exit 1) or
+// --help/-h/help (exit 0); otherwise runs the named subcommand with argv shifted by one.
+int RunSubcommand(std::string_view group, std::string_view intro,
+                  std::span<const Subcommand> subcommands, int argc, char** argv);
+
 std::vector<std::string> SplitCommaList(std::string_view text);
 // JSON string literal (quotes included) with the required escapes.
 std::string JsonString(std::string_view text);

@@ -447,12 +447,6 @@ int Verify(int argc, char** argv) {
   return kExitOk;
 }
 
-struct Subcommand {
-  const char* name;
-  const char* summary;
-  int (*run)(int argc, char** argv);
-};
-
 constexpr Subcommand kSubcommands[] = {
     {"init", "create an empty registry signed by the registry authority", Init},
     {"add", "add an agency from its .pub file", Add},
@@ -462,35 +456,15 @@ constexpr Subcommand kSubcommands[] = {
     {"verify", "check the signature and validity (exit 0 ok, 2 refused)", Verify},
 };
 
-void PrintGroupHelp() {
-  std::cout
-      << "Usage: relais registry <subcommand> [options]\n\n"
-         "The registry lists every agency, its public keys and what it may emit and receive.\n"
-         "The registry authority signs it; the broker only loads a signed, current edition.\n"
-         "See docs/registry.md. Subcommands:\n\n";
-  for (const Subcommand& s : kSubcommands) {
-    std::cout << "  " << s.name << std::string(8 - std::string_view(s.name).size(), ' ')
-              << s.summary << "\n";
-  }
-  std::cout << "\nRun `relais registry <subcommand> --help` for its options.\n\n" << kExitCodesHelp;
-}
-
 }  // namespace
 
 int RunRegistry(int argc, char** argv) {
-  if (argc < 2) {
-    PrintGroupHelp();
-    return kExitUsage;
-  }
-  std::string_view sub = argv[1];
-  if (sub == "--help" || sub == "-h" || sub == "help") {
-    PrintGroupHelp();
-    return kExitOk;
-  }
-  for (const Subcommand& s : kSubcommands) {
-    if (sub == s.name) return s.run(argc - 1, argv + 1);
-  }
-  return UsageError("registry", "unknown subcommand '" + std::string(sub) + "'");
+  return RunSubcommand(
+      "registry",
+      "The registry lists every agency, its public keys and what it may emit and receive.\n"
+      "The registry authority signs it; the broker only loads a signed, current edition.\n"
+      "See docs/registry.md. Subcommands:",
+      kSubcommands, argc, argv);
 }
 
 }  // namespace relais::tools
