@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/check.h"
 #include "base/log.h"
 #include "broker/publish_check.h"
 #include "crypto/random.h"
@@ -83,7 +84,7 @@ base::Status Broker::Run() {
 }
 
 void Broker::DrainWorkers(int64_t now_us) {
-  for (auto& v : verified_.Drain()) HandleVerified(v);
+  for (auto& v : verified_.Drain()) HandleVerified(std::move(v));
   for (auto& c : committed_.Drain()) HandleCommitted(c, now_us);
 }
 
@@ -131,15 +132,36 @@ void Broker::HandlePublish(const std::string& peer, const std::string& agency,
   ++pending_publishes_;
   auto registry = registry_.Current();
   base::TimeMs now = clock_.NowMs();
-  verifiers_.Submit([this, registry, now, peer, agency, now_us,
+  uint64_t arrival = arrival_[peer].assigned++;
+  verifiers_.Submit([this, registry, now, peer, agency, now_us, arrival,
                      envelope = std::move(publish.envelope)]() mutable {
-    Verified v{peer, agency, now_us, std::move(envelope), base::InvalidInput("", "")};
+    Verified v{peer, agency, now_us, arrival, std::move(envelope), base::InvalidInput("", "")};
     v.header = CheckPublish(*registry, agency, v.envelope, now);
     verified_.Push(std::move(v));
   });
 }
 
-void Broker::HandleVerified(Verified& v) {
+void Broker::HandleVerified(Verified v) {
+  auto it = arrival_.find(v.peer);
+  RELAIS_CHECK(it != arrival_.end());
+  ArrivalOrder& order = it->second;
+  if (v.arrival != order.admitted) {
+    order.early.emplace(v.arrival, std::move(v));
+    return;
+  }
+  std::string peer = v.peer;
+  AdmitVerified(std::move(v));
+  ++order.admitted;
+  while (!order.early.empty() && order.early.begin()->first == order.admitted) {
+    Verified ready = std::move(order.early.begin()->second);
+    order.early.erase(order.early.begin());
+    AdmitVerified(std::move(ready));
+    ++order.admitted;
+  }
+  if (order.admitted == order.assigned) arrival_.erase(peer);
+}
+
+void Broker::AdmitVerified(Verified v) {
   if (!v.header) {
     --pending_publishes_;
     auto header = schema::DecodeHeader(v.envelope.header);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -64,6 +65,8 @@ class Broker {
     std::string peer;
     std::string agency;
     int64_t received_us = 0;
+    uint64_t arrival = 0;  // position among this peer's publishes
+
     schema::Envelope envelope;
     base::Result<schema::Header> header = base::InvalidInput("", "");
   };
@@ -83,7 +86,10 @@ class Broker {
                        const schema::Subscribe& subscribe, int64_t now_us);
   void HandleAdmin(const std::string& peer, const std::string& agency,
                    const schema::AdminRequest& request);
-  void HandleVerified(Verified& v);
+  // Verification runs in parallel, so results come back in any order; they are admitted in the
+  // order each connection sent them (a consent then its referral, pipelined, stay in that order).
+  void HandleVerified(Verified v);
+  void AdmitVerified(Verified v);
   // Consent and lifecycle admission, one event per case at a time (broker_cases.cc).
   void Admit(Verified v);
   void AfterCommit(const Committed& c, int64_t now_us);
@@ -112,6 +118,14 @@ class Broker {
   DeliveryManager delivery_;
   // Cases with an event being journaled; later events of the same case wait here.
   std::unordered_map<std::string, std::deque<Verified>> case_waiting_;
+  // Per peer with publishes being verified: arrival numbers handed out and admitted so far, and
+  // the results that came back ahead of their turn. Erased when nothing is in flight.
+  struct ArrivalOrder {
+    uint64_t assigned = 0;
+    uint64_t admitted = 0;
+    std::map<uint64_t, Verified> early;
+  };
+  std::unordered_map<std::string, ArrivalOrder> arrival_;
   int64_t next_timer_check_us_ = 0;
 
   std::unordered_map<std::string, Session> sessions_;  // by peer

@@ -1,209 +1,12 @@
 // Cross-process scenarios of the consent gate, the handover lifecycle and the deadline watch
-// (docs/lifecycle.md): real relaisd with a test clock file (time moves by rewriting the file, never
-// by sleeping), real CLI-made keys and registry, SDK clients, and the real journal read back.
-//
-// Deployment: a hospital, two associations and the territory's SIAO (all territory 75).
-// Hospital discharge defaults: accept by dueAt-48h, pickup by dueAt+24h.
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <atomic>
-#include <fstream>
-#include <iterator>
-#include <thread>
-
-#include "adapters/sdk/envelope_builder.h"
-#include "broker/journal/reader.h"
-#include "crypto/random.h"
-#include "schema/codec.h"
-#include "tests/harness/harness.h"
+// (docs/lifecycle.md); the fixture and deployment are in scenario_fixture.h.
+#include "tests/integration/scenario_fixture.h"
 
 namespace relais::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using schema::EventKind;
-
-constexpr base::TimeMs kHour = base::kMsPerHour;
-constexpr base::TimeMs kDay = base::kMsPerDay;
-
-class ScenarioTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    crypto::Init();
-    deployment_ = std::make_unique<Deployment>(dir_.path());
-    deployment_->Add({"hospital", "hospital", {"--may-receive"}});
-    deployment_->Add({"assoc-a", "association", {"--may-receive"}});
-    deployment_->Add({"assoc-b", "association", {"--may-receive"}});
-    deployment_->Add({"siao", "siao", {"--may-receive"}});
-    deployment_->Sign();
-    registry_ = deployment_->Registry();
-    t0_ = base::SystemClock().NowMs();
-    due_ = t0_ + 5 * kDay;
-    clock_file_ = dir_.path() / "clock";
-    SetClock(t0_);  // before the broker starts: it must never see another time
-    broker_ = std::make_unique<BrokerProcess>(
-        *deployment_, std::vector<std::string>{"--test-clock-file", clock_file_.string()});
-    broker_->Start();
-  }
-
-  // Rewrites the clock file. The broker re-reads it when its mtime changes, so each write gets a
-  // distinct mtime even when two writes fall in the same filesystem tick.
-  void SetClock(base::TimeMs t) {
-    {
-      std::ofstream out(clock_file_, std::ios::trunc);
-      out << t << "\n";
-    }
-    std::filesystem::last_write_time(clock_file_, std::filesystem::file_time_type::clock::now() +
-                                                      std::chrono::seconds(++ticks_));
-  }
-
-  std::unique_ptr<sdk::Client> Connect(const std::string& id) {
-    identities_[id] = deployment_->Identity(id);
-    auto client = ConnectClient(*deployment_, identities_[id], broker_->endpoint());
-    schema::Subscribe s;
-    s.credit = 100;
-    EXPECT_TRUE(client->Subscribe(s));
-    return client;
-  }
-
-  schema::Envelope Build(schema::Header h, const std::string& emitter,
-                         schema::EventBody body = schema::EventBody()) {
-    auto identity = deployment_->Identity(emitter);
-    base::SystemClock clock;
-    auto env = sdk::BuildEnvelope(std::move(h), body, registry_, identity, clock);
-    if (!env) throw std::runtime_error("cannot build envelope: " + env.error().ToString());
-    return std::move(env).value();
-  }
-
-  schema::Header Base(EventKind kind, const std::string& case_ref,
-                      std::vector<std::string> recipients) {
-    schema::Header h;
-    h.kind = kind;
-    h.case_ref = case_ref;
-    h.recipients = std::move(recipients);
-    h.actor = "as-test-01";
-    return h;
-  }
-
-  // Consent of the person for housing, at referral tier, covering `agencies`.
-  schema::Envelope ConsentFor(const std::string& case_ref, const std::string& consent_id,
-                              std::vector<std::string> agencies) {
-    schema::Header h = Base(EventKind::kConsentGranted, case_ref, {});
-    schema::ConsentTerms t;
-    t.consent_id = consent_id;
-    t.purposes = {schema::Purpose::kHousing};
-    t.recipient_agencies = std::move(agencies);
-    t.tier = schema::Tier::kReferral;
-    t.valid_from = t0_ - kHour;
-    t.valid_until = t0_ + 30 * kDay;
-    t.collected_at = t0_ - kHour;
-    h.consent = t;
-    return Build(h, "hospital");
-  }
-
-  // A hospital discharge referral at referral tier (consent required), due at due_.
-  schema::Envelope Referral(const std::string& case_ref, std::vector<std::string> recipients) {
-    schema::Header h = Base(EventKind::kReferral, case_ref, std::move(recipients));
-    h.referral_kind = schema::ReferralKind::kHospitalDischarge;
-    h.tier = schema::Tier::kReferral;
-    h.legal_basis = schema::LegalBasis::kConsent;
-    h.purpose = schema::Purpose::kHousing;
-    h.due_at = due_;
-    schema::ReferralBody body;
-    body.exit_place = "Service de test";
-    body.situation = std::string(200, 's');  // a body long enough to search for its bytes
-    body.exit_date = due_;
-    return Build(h, "hospital", body);
-  }
-
-  schema::Envelope Accept(const std::string& agency, const std::string& case_ref) {
-    return Build(Base(EventKind::kAccepted, case_ref, {"hospital"}), agency);
-  }
-
-  // Publishes and expects success; returns the seq.
-  uint64_t MustPublish(sdk::Client& client, const schema::Envelope& env) {
-    auto r = client.Publish(env, sdk::DeadlineAfter(10s));
-    EXPECT_TRUE(r) << r.error().ToString();
-    return r ? r->seq : 0;
-  }
-
-  // A case that the hospital refers to both associations with their consent.
-  std::string ReferToBoth(sdk::Client& hospital) {
-    std::string case_ref = crypto::NewCaseRef();
-    MustPublish(hospital, ConsentFor(case_ref, "consent-" + case_ref, {"assoc-a", "assoc-b"}));
-    MustPublish(hospital, Referral(case_ref, {"assoc-a", "assoc-b"}));
-    return case_ref;
-  }
-
-  struct Received {
-    EventKind kind;
-    std::string case_ref;
-    schema::Envelope envelope;
-  };
-  // Receives (and acks) for `timeout`, or until `stop` returns true on what came so far.
-  std::vector<Received> Drain(sdk::Client& client, std::chrono::milliseconds timeout,
-                              const std::function<bool(const std::vector<Received>&)>& stop = {}) {
-    std::vector<Received> got;
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      auto d = client.Next(100ms);
-      if (!d) {
-        ADD_FAILURE() << d.error().ToString();
-        break;
-      }
-      if (!*d) continue;
-      EXPECT_TRUE(client.Ack((*d)->seq));
-      auto h = schema::DecodeHeader((*d)->envelope.header);
-      EXPECT_TRUE(h);
-      if (!h) continue;
-      got.push_back({h->kind, h->case_ref, (*d)->envelope});
-      if (stop && stop(got)) break;
-    }
-    return got;
-  }
-  static size_t Count(const std::vector<Received>& got, EventKind kind,
-                      const std::string& case_ref) {
-    return std::count_if(got.begin(), got.end(), [&](const Received& r) {
-      return r.kind == kind && r.case_ref == case_ref;
-    });
-  }
-  // Waits up to 5 s for a delivery of `kind` for the case.
-  std::vector<Received> Await(sdk::Client& client, EventKind kind, const std::string& case_ref) {
-    return Drain(client, 5s, [&](const auto& got) { return Count(got, kind, case_ref) > 0; });
-  }
-
-  // Journal rows of `kind` for the case, decoded from the stored headers.
-  size_t JournalRows(EventKind kind, const std::string& case_ref) {
-    auto reader = journal::JournalReader::Open({broker_->journal(), ""});
-    EXPECT_TRUE(reader);
-    if (!reader) return 0;
-    size_t n = 0;
-    auto st = (*reader)->ForEachFrom(
-        1,
-        [&](const journal::StoredEntry& e) {
-          auto h = schema::DecodeHeader(e.envelope.header);
-          if (h && h->kind == kind && h->case_ref == case_ref) ++n;
-          return true;
-        },
-        journal::ReadScope::kMetadata);
-    EXPECT_TRUE(st) << st.error().ToString();
-    return n;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<Deployment> deployment_;
-  schema::Registry registry_;
-  std::map<std::string, crypto::AgencyIdentity> identities_;
-  std::filesystem::path clock_file_;
-  int ticks_ = 0;
-  base::TimeMs t0_ = 0;
-  base::TimeMs due_ = 0;
-  std::unique_ptr<BrokerProcess> broker_;
-};
-
-using ConsentScenario = ScenarioTest;
-using LifecycleScenario = ScenarioTest;
 
 TEST_F(ConsentScenario, ReferralWithoutConsentForOneRecipientIsRefusedThenDeliveredWithIt) {
   auto hospital = Connect("hospital");
@@ -377,6 +180,79 @@ TEST_F(LifecycleScenario, EscalationFiresExactlyOnceAcrossBrokerRestarts) {
   escalations += Count(later, EventKind::kEscalation, case_ref);
   EXPECT_EQ(escalations, 1u);
   EXPECT_EQ(JournalRows(EventKind::kEscalation, case_ref), 1u);
+}
+
+// Aménagement de peine: the release moves later, then earlier (the escalation of the first date
+// must not fire; the last date's must, once). Prison release: accept by dueAt-30d.
+TEST_F(LifecycleScenario, PrisonReleaseWhoseDateMovesTwiceIsWatchedOnItsLastDate) {
+  auto spip = Connect("spip");
+  auto a = Connect("assoc-a");
+  auto b = Connect("assoc-b");
+  auto siao = Connect("siao");
+  std::string case_ref = crypto::NewCaseRef();
+  const std::vector<std::string> candidates = {"assoc-a", "assoc-b"};
+  MustPublish(*spip, ConsentFor(case_ref, "consent-p", candidates, "spip"));
+  MustPublish(*spip, ReferralOf(schema::ReferralKind::kPrisonRelease, "spip", case_ref, candidates,
+                                t0_ + 60 * kDay));
+  MustPublish(*spip, MoveDeadline("spip", case_ref, candidates, t0_ + 90 * kDay));
+  SetClock(t0_ + 31 * kDay);  // past the first date's accept-by, before the second's
+  auto quiet = Drain(*siao, 800ms);
+  EXPECT_EQ(Count(quiet, EventKind::kEscalation, case_ref), 0u);
+
+  const base::TimeMs last_due = t0_ + 40 * kDay;  // accept-by already passed: escalate now
+  MustPublish(*spip, MoveDeadline("spip", case_ref, candidates, last_due));
+  auto got = Await(*siao, EventKind::kEscalation, case_ref);
+  ASSERT_EQ(Count(got, EventKind::kEscalation, case_ref), 1u);
+  auto escalation = std::find_if(got.begin(), got.end(), [&](const Received& r) {
+    return r.kind == EventKind::kEscalation && r.case_ref == case_ref;
+  });
+  auto header = schema::DecodeHeader(escalation->envelope.header);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->due_at, last_due);
+  auto to_spip = Await(*spip, EventKind::kEscalation, case_ref);
+  EXPECT_EQ(Count(to_spip, EventKind::kEscalation, case_ref), 1u);
+  for (auto* client : {a.get(), b.get()}) {  // re-notified at each move
+    auto moves = Drain(*client, 3s, [&](const auto& so_far) {
+      return Count(so_far, EventKind::kDeadlineChanged, case_ref) >= 2;
+    });
+    EXPECT_EQ(Count(moves, EventKind::kDeadlineChanged, case_ref), 2u);
+  }
+  SetClock(t0_ + 32 * kDay);
+  auto later = Drain(*siao, 800ms);
+  EXPECT_EQ(Count(later, EventKind::kEscalation, case_ref), 0u);
+  EXPECT_EQ(JournalRows(EventKind::kDeadlineChanged, case_ref), 2u);
+  EXPECT_EQ(JournalRows(EventKind::kEscalation, case_ref), 1u);
+}
+
+// A young person leaving child welfare whom every candidate declines: the case is unplaced and
+// the SIAO and the ASE are alerted at once, long before the accept-by time; nobody may accept
+// afterwards.
+TEST_F(LifecycleScenario, AseExitDeclinedByAllIsUnplacedAndEscalated) {
+  auto ase = Connect("ase");
+  auto a = Connect("assoc-a");
+  auto b = Connect("assoc-b");
+  auto siao = Connect("siao");
+  std::string case_ref = crypto::NewCaseRef();
+  const std::vector<std::string> candidates = {"assoc-a", "assoc-b"};
+  MustPublish(*ase, ConsentFor(case_ref, "consent-ase", candidates, "ase"));
+  MustPublish(*ase, ReferralOf(schema::ReferralKind::kAseExit, "ase", case_ref, candidates,
+                               t0_ + 200 * kDay));
+  MustPublish(*a, Decline("assoc-a", case_ref, "ase", schema::DeclineReason::kNoCapacity));
+  auto after_one = Drain(*siao, 800ms);
+  EXPECT_EQ(Count(after_one, EventKind::kEscalation, case_ref), 0u) << "b may still accept";
+
+  MustPublish(*b, Decline("assoc-b", case_ref, "ase", schema::DeclineReason::kNotEligible));
+  auto got = Await(*siao, EventKind::kEscalation, case_ref);
+  EXPECT_EQ(Count(got, EventKind::kEscalation, case_ref), 1u);
+  auto to_ase = Await(*ase, EventKind::kEscalation, case_ref);
+  EXPECT_EQ(Count(to_ase, EventKind::kEscalation, case_ref), 1u);
+
+  auto late = a->Publish(Accept("assoc-a", case_ref), sdk::DeadlineAfter(10s));
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, "invalid_transition");
+  EXPECT_NE(late.error().message.find("unplaced"), std::string::npos) << late.error().message;
+  EXPECT_EQ(JournalRows(EventKind::kEscalation, case_ref), 1u);
+  EXPECT_EQ(JournalRows(EventKind::kDeclined, case_ref), 2u);
 }
 
 }  // namespace
