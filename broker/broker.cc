@@ -225,6 +225,10 @@ void Broker::HandleSubscribe(const std::string& peer, const std::string& agency,
 
 void Broker::HandleAdmin(const std::string& peer, const std::string& agency,
                          const schema::AdminRequest& request) {
+  if (request.op == schema::AdminRequest::Op::kCaseReceipt) {
+    HandleCaseReceipt(peer, agency, request);
+    return;
+  }
   schema::AdminReply reply;
   reply.request_id = request.request_id;
   if (agency != options_.broker_agency) {
@@ -262,6 +266,8 @@ void Broker::HandleAdmin(const std::string& peer, const std::string& agency,
       reply.message = std::to_string(letters->size()) + " dead letter(s)";
       break;
     }
+    case schema::AdminRequest::Op::kCaseReceipt:
+      break;  // answered above
     case schema::AdminRequest::Op::kRequeueDeadLetter: {
       auto st = store_.Requeue(request.seq);
       if (!st) {
@@ -275,6 +281,49 @@ void Broker::HandleAdmin(const std::string& peer, const std::string& agency,
       break;
     }
   }
+  SendFrame(peer, reply);
+}
+
+void Broker::HandleCaseReceipt(const std::string& peer, const std::string& agency,
+                               const schema::AdminRequest& request) {
+  schema::AdminReply reply;
+  reply.request_id = request.request_id;
+  const std::string& case_ref = request.case_ref;
+  // Unknown and foreign cases get the same answer, so the reply says nothing about other
+  // agencies' cases.
+  if (agency != options_.broker_agency && !engine_.MayReadReceipt(case_ref, agency)) {
+    reply.code = "not_authorised";
+    reply.message =
+        "only the agency that referred the case or recorded its consent may read its "
+        "receipt";
+    SendFrame(peer, reply);
+    return;
+  }
+  auto rows = store_.Disclosures(case_ref);
+  if (!rows) {
+    reply.code = rows.error().code;
+    reply.message = rows.error().message;
+    SendFrame(peer, reply);
+    return;
+  }
+  uint64_t last_seq = 0;
+  size_t entries = 0;
+  for (const auto& r : *rows) {
+    if (r.seq != last_seq) {
+      last_seq = r.seq;
+      ++entries;
+      reply.lines.push_back("entry\t" + std::to_string(r.seq) + "\t" +
+                            schema::EventKindName(r.kind) + "\t" + r.emitter + "\t" +
+                            std::to_string(r.received_at));
+    }
+    if (r.agency.empty()) continue;
+    reply.lines.push_back("delivery\t" + std::to_string(r.seq) + "\t" + r.agency + "\t" +
+                          journal::DeliveryStateName(r.state) + "\t" + std::to_string(r.acked_at) +
+                          "\t" + r.reason);
+  }
+  reply.ok = true;
+  reply.message = std::to_string(entries) + " journal entries";
+  base::LogInfo("receipt_read", {{"agency", agency}, {"case", case_ref}});
   SendFrame(peer, reply);
 }
 

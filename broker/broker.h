@@ -86,6 +86,9 @@ class Broker {
                        const schema::Subscribe& subscribe, int64_t now_us);
   void HandleAdmin(const std::string& peer, const std::string& agency,
                    const schema::AdminRequest& request);
+  // The person's disclosure receipt, for the case's emitter or consent collector (or the operator).
+  void HandleCaseReceipt(const std::string& peer, const std::string& agency,
+                         const schema::AdminRequest& request);
   // Verification runs in parallel, so results come back in any order; they are admitted in the
   // order each connection sent them (a consent then its referral, pipelined, stay in that order).
   void HandleVerified(Verified v);

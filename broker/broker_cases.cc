@@ -54,10 +54,12 @@ void Broker::AfterCommit(const Committed& c, int64_t now_us) {
     delivery_.Appended(a.seq, a.received_at, c.envelope, c.header.recipients, now_us);
     if (!fx.withhold.empty()) delivery_.Withhold(fx.withhold);
     if (fx.erase) {
-      auto st = store_.Erase(*fx.erase);
-      base::LogInfo("case_erased", {{"case", *fx.erase}, {"ok", st.has_value()}});
-      if (!st)
-        base::LogError("case_erase_failed", {{"case", *fx.erase}, {"code", st.error().code}});
+      // Not waited for: the deliveries are already withheld, and the erasure is ordered before
+      // any later append (an interrupted one is finished by Recover at the next start).
+      store_.EraseAsync(*fx.erase, [ref = *fx.erase](base::Status st) {
+        base::LogInfo("case_erased", {{"case", ref}, {"ok", st.has_value()}});
+        if (!st) base::LogError("case_erase_failed", {{"case", ref}, {"code", st.error().code}});
+      });
     }
     for (auto& e : fx.emissions) Emit(std::move(e));
     if (c.emission) {

@@ -101,6 +101,14 @@ DeadlinePolicy CaseEngine::Policy(schema::ReferralKind kind) const {
   return it != options_.policies.end() ? it->second : DefaultPolicy(kind);
 }
 
+bool CaseEngine::MayReadReceipt(const std::string& case_ref, const std::string& agency) const {
+  const CaseState* c = Case(case_ref);
+  if (c != nullptr && c->emitter == agency) return true;
+  return std::any_of(consents_.begin(), consents_.end(), [&](const auto& entry) {
+    return entry.second.case_ref == case_ref && entry.second.collector == agency;
+  });
+}
+
 const CaseState* CaseEngine::Case(const std::string& case_ref) const {
   auto it = cases_.find(case_ref);
   return it == cases_.end() ? nullptr : &it->second;

@@ -121,6 +121,9 @@ class CaseEngine {
   base::TimeMs NextTimer() const;
 
   const CaseState* Case(const std::string& case_ref) const;
+  // Whether `agency` may read the case's disclosure receipt: it referred the case or recorded a
+  // consent of it (the professional the person deals with).
+  bool MayReadReceipt(const std::string& case_ref, const std::string& agency) const;
   DeadlinePolicy Policy(schema::ReferralKind kind) const;
   // The deterministic id of a broker emission.
   static base::Bytes EmissionId(const std::string& case_ref, schema::EventKind kind,

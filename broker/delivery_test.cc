@@ -49,6 +49,12 @@ class FakeStore : public EventStore {
     state_[{agency, seq}] = "dead";
   }
   base::Result<std::vector<DeadLetter>> DeadLetters() override { return std::vector<DeadLetter>{}; }
+  void EraseAsync(const std::string&, std::function<void(base::Status)> done) override {
+    done(base::Ok());
+  }
+  base::Result<std::vector<journal::DisclosureRow>> Disclosures(const std::string&) override {
+    return std::vector<journal::DisclosureRow>();
+  }
   base::Result<std::vector<std::string>> Requeue(uint64_t seq) override {
     std::vector<std::string> out;
     for (auto& [key, st] : state_) {

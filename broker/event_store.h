@@ -60,12 +60,16 @@ class EventStore {
       const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) = 0;
   // Crypto-shreds the sealed bytes of every stored event of `case_ref` (blocking).
   virtual base::Status Erase(const std::string& case_ref) = 0;
+  // The same without waiting: ordered after every Append already submitted; `done` runs on a
+  // store thread.
+  virtual void EraseAsync(const std::string& case_ref, std::function<void(base::Status)> done) = 0;
   // Seqs addressed to `agency` with seq > after that are neither acknowledged nor dead-lettered,
   // ascending, at most `limit`.
   virtual base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                                       size_t limit) = 0;
   virtual base::Result<StoredEvent> Read(uint64_t seq) = 0;
-  // Records durably (possibly batched with other writes) that `agency` has `seq`.
+  // Records durably (possibly batched with other writes) that `agency` has `seq`, stamped with the
+  // store's clock.
   virtual void RecordAck(const std::string& agency, uint64_t seq) = 0;
   virtual void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
                                 const std::string& reason) = 0;
@@ -73,6 +77,9 @@ class EventStore {
   // Makes the dead letters of `seq` pending again; returns the agencies concerned.
   // kNotFound "no_dead_letter".
   virtual base::Result<std::vector<std::string>> Requeue(uint64_t seq) = 0;
+  // Every entry of `case_ref` with its deliveries (metadata only): the disclosure receipt.
+  virtual base::Result<std::vector<journal::DisclosureRow>> Disclosures(
+      const std::string& case_ref) = 0;
 };
 
 }  // namespace relais::broker

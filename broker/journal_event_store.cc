@@ -15,8 +15,9 @@ void LogUpdateFailure(const char* what, const base::Status& st) {
 }  // namespace
 
 JournalEventStore::JournalEventStore(std::unique_ptr<journal::Journal> journal,
-                                     std::unique_ptr<journal::JournalReader> reader)
-    : journal_(std::move(journal)), reader_(std::move(reader)) {}
+                                     std::unique_ptr<journal::JournalReader> reader,
+                                     const base::Clock& clock)
+    : journal_(std::move(journal)), reader_(std::move(reader)), clock_(clock) {}
 
 JournalEventStore::~JournalEventStore() {
   reader_.reset();
@@ -71,6 +72,11 @@ base::Status JournalEventStore::Erase(const std::string& case_ref) {
   return st;
 }
 
+void JournalEventStore::EraseAsync(const std::string& case_ref,
+                                   std::function<void(base::Status)> done) {
+  journal_->EraseAsync(case_ref, std::move(done));
+}
+
 base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string& agency,
                                                                uint64_t after, size_t limit) {
   std::set<uint64_t> acking;
@@ -108,7 +114,7 @@ void JournalEventStore::RecordAck(const std::string& agency, uint64_t seq) {
     std::lock_guard lock(acks_mu_);
     acks_in_flight_.insert(key);
   }
-  journal_->Update(journal::AckDelivery{agency, seq}, [this, key](base::Status st) {
+  journal_->Update(journal::AckDelivery{agency, seq, clock_.NowMs()}, [this, key](base::Status st) {
     LogUpdateFailure("ack", st);
     std::lock_guard lock(acks_mu_);
     acks_in_flight_.erase(acks_in_flight_.find(key));
@@ -141,6 +147,11 @@ base::Result<std::vector<std::string>> JournalEventStore::Requeue(uint64_t seq) 
   return agencies;
 }
 
+base::Result<std::vector<journal::DisclosureRow>> JournalEventStore::Disclosures(
+    const std::string& case_ref) {
+  return reader_->Disclosures(case_ref);
+}
+
 base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
     const JournalStoreOptions& options, const base::Clock& clock,
     const crypto::AgencyIdentity& broker) {
@@ -150,7 +161,7 @@ base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
   jo.checkpoint_every_ms = options.checkpoint_interval_ms;
   RELAIS_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(jo, clock, &broker.sign_secret));
   RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.path, ""}));
-  return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader));
+  return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader), clock);
 }
 
 }  // namespace relais::broker

@@ -28,7 +28,7 @@ struct JournalStoreOptions {
 class JournalEventStore final : public EventStore {
  public:
   JournalEventStore(std::unique_ptr<journal::Journal> journal,
-                    std::unique_ptr<journal::JournalReader> reader);
+                    std::unique_ptr<journal::JournalReader> reader, const base::Clock& clock);
   ~JournalEventStore() override;
 
   void Append(schema::Envelope envelope, schema::Header header,
@@ -39,6 +39,7 @@ class JournalEventStore final : public EventStore {
   base::Status Replay(
       const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) override;
   base::Status Erase(const std::string& case_ref) override;
+  void EraseAsync(const std::string& case_ref, std::function<void(base::Status)> done) override;
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                               size_t limit) override;
   base::Result<StoredEvent> Read(uint64_t seq) override;
@@ -47,12 +48,15 @@ class JournalEventStore final : public EventStore {
                         const std::string& reason) override;
   base::Result<std::vector<DeadLetter>> DeadLetters() override;
   base::Result<std::vector<std::string>> Requeue(uint64_t seq) override;
+  base::Result<std::vector<journal::DisclosureRow>> Disclosures(
+      const std::string& case_ref) override;
 
   journal::Journal& journal() { return *journal_; }
 
  private:
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::JournalReader> reader_;
+  const base::Clock& clock_;
   // Acks handed to the journal writer but not yet committed. Pending() must not return them:
   // it copies this set *before* reading, so an ack committed after the read's snapshot is still
   // in the copy (it is erased only after its commit).

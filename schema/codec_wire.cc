@@ -31,6 +31,8 @@ static_assert(static_cast<int>(AdminRequest::Op::kListDeadLetters) ==
               static_cast<int>(w::AdminRequest::LIST_DEAD_LETTERS));
 static_assert(static_cast<int>(AdminRequest::Op::kRequeueDeadLetter) ==
               static_cast<int>(w::AdminRequest::REQUEUE_DEAD_LETTER));
+static_assert(static_cast<int>(AdminRequest::Op::kCaseReceipt) ==
+              static_cast<int>(w::AdminRequest::CASE_RECEIPT));
 
 // ---- Encoding ------------------------------------------------------------------------------
 
@@ -96,6 +98,9 @@ struct FrameFiller {
         break;
       case AdminRequest::Op::kRequeueDeadLetter:
         rb.setRequeueDeadLetter(r.seq);
+        break;
+      case AdminRequest::Op::kCaseReceipt:
+        SetText(r.case_ref, [&](auto v) { rb.setCaseReceipt(v); });
         break;
     }
   }
@@ -166,6 +171,10 @@ base::Status ReadAdminRequest(DecodeContext& c, w::AdminRequest::Reader r, Admin
       out.op = AdminRequest::Op::kRequeueDeadLetter;
       out.seq = r.getRequeueDeadLetter();
       return base::Ok();
+    case w::AdminRequest::CASE_RECEIPT:
+      out.op = AdminRequest::Op::kCaseReceipt;
+      return ReadText(
+          c, "case_receipt", [&] { return r.getCaseReceipt(); }, out.case_ref);
   }
   c.Enter("op");
   return UnknownAlternative(c, static_cast<unsigned>(r.which()));

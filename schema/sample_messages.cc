@@ -201,11 +201,14 @@ std::vector<std::pair<std::string, Frame>> Frames() {
   out.emplace_back("nack", Nack{1235, "cannot_open"});
   out.emplace_back("heartbeat", Heartbeat{1774396800999});
   out.emplace_back("error", ErrorFrame{"not_authorised", "agency is revoked"});
-  out.emplace_back("admin_reload_registry", AdminRequest{7, AdminRequest::Op::kReloadRegistry, 0});
+  out.emplace_back("admin_reload_registry",
+                   AdminRequest{7, AdminRequest::Op::kReloadRegistry, 0, ""});
   out.emplace_back("admin_list_dead_letters",
-                   AdminRequest{8, AdminRequest::Op::kListDeadLetters, 0});
+                   AdminRequest{8, AdminRequest::Op::kListDeadLetters, 0, ""});
   out.emplace_back("admin_requeue_dead_letter",
-                   AdminRequest{9, AdminRequest::Op::kRequeueDeadLetter, 4321});
+                   AdminRequest{9, AdminRequest::Op::kRequeueDeadLetter, 4321, ""});
+  out.emplace_back("admin_case_receipt",
+                   AdminRequest{10, AdminRequest::Op::kCaseReceipt, 0, "c-7f3a9e21b04d"});
   out.emplace_back(
       "admin_reply",
       AdminReply{9, true, "ok", "requeued", {"seq 4321 requeued", "1 dead letter left"}});

@@ -69,6 +69,7 @@ struct AdminRequest {
     reloadRegistry @1 :Void;
     listDeadLetters @2 :Void;
     requeueDeadLetter @3 :UInt64;   # seq
+    caseReceipt @4 :Text;           # case ref: the person's disclosure receipt (docs/protocol.md)
   }
 }
 

@@ -73,10 +73,16 @@ struct ErrorFrame {
 };
 
 struct AdminRequest {
-  enum class Op : uint16_t { kReloadRegistry = 0, kListDeadLetters, kRequeueDeadLetter };
+  enum class Op : uint16_t {
+    kReloadRegistry = 0,
+    kListDeadLetters,
+    kRequeueDeadLetter,
+    kCaseReceipt,
+  };
   uint64_t request_id = 0;
   Op op = Op::kReloadRegistry;
-  uint64_t seq = 0;  // with kRequeueDeadLetter
+  uint64_t seq = 0;      // with kRequeueDeadLetter
+  std::string case_ref;  // with kCaseReceipt
   bool operator==(const AdminRequest&) const = default;
 };
 

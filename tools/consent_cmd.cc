@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "adapters/sdk/envelope_builder.h"
+#include "adapters/sdk/receipt.h"
 #include "base/clock.h"
 #include "crypto/random.h"
 #include "schema/events.h"
@@ -45,6 +46,25 @@ int Publish(const std::string& name, AgencySession& session, const schema::Heade
   return kExitOk;
 }
 
+// The person's receipt: asks the broker, as the agency that referred the case or recorded its
+// consent, who was sent what and when, and which purges are unconfirmed.
+int ShowReceipt(const std::string& name, AgencySession& session, const std::string& case_ref,
+                bool json) {
+  schema::AdminRequest request;
+  request.op = schema::AdminRequest::Op::kCaseReceipt;
+  request.case_ref = case_ref;
+  auto reply = session.client->Admin(request, sdk::DeadlineAfter(std::chrono::seconds(30)));
+  if (!reply) return Fail(name, reply.error());
+  if (!reply->ok) {
+    Fail(name, base::NotAuthorised(reply->code, reply->message));
+    return kExitRefused;
+  }
+  auto receipt = sdk::ParseReceipt(case_ref, *reply);
+  if (!receipt) return Fail(name, receipt.error());
+  std::cout << (json ? sdk::ReceiptToJson(*receipt) + "\n" : sdk::FormatReceipt(*receipt));
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunConsent(int argc, char** argv) {
@@ -55,7 +75,8 @@ int RunConsent(int argc, char** argv) {
       "                     [--purposes housing,...] [--tier referral|notice] [--valid-days N]\n"
       "                     [--method written|oral|assisted] [--statement TEXT] [--actor ID]\n"
       "                     --key KEY --registry REG --authority-pub PUB --broker tcp://...\n"
-      "       relais consent withdraw --case REF --consent-id ID [--statement TEXT] ...";
+      "       relais consent withdraw --case REF --consent-id ID [--statement TEXT] ...\n"
+      "       relais consent show --case REF [--json] ...";
   spec.description =
       "Records (grant) or withdraws (withdraw) the consent a person gave to share their "
       "situation,\n"
@@ -67,12 +88,17 @@ int RunConsent(int argc, char** argv) {
       "Withdrawal takes effect at once: the broker stops every delivery of the case, asks every\n"
       "agency that received something about it to purge it, and erases the sealed contents from\n"
       "its journal (docs/lifecycle.md). Prints `ok seq=N case=REF consent=ID`.\n\n"
+      "show prints the person's receipt: every event of the case sent to an agency, when, and\n"
+      "when that agency's system acknowledged it; after a withdrawal, which agencies confirmed\n"
+      "the purge and which have not yet. Only the agency that referred the case or recorded\n"
+      "its consent may read it.\n\n"
       "Exit code 3 (in addition to those below): the broker refused the event.";
   AgencySessionFlags flags;
   std::string op, case_ref, consent_id, recipients, kinds, purposes = "housing", tier = "referral",
                                                            method = "written", statement, actor;
   int valid_days = 365;
-  spec.options.add_options()("op", po::value(&op)->required(), "grant or withdraw")(
+  bool json = false;
+  spec.options.add_options()("op", po::value(&op)->required(), "grant, withdraw or show")(
       "case", po::value(&case_ref)->required(), "the case reference (c-...)")(
       "consent-id", po::value(&consent_id), "the consent's id (grant: a new one if absent)")(
       "recipients", po::value(&recipients), "agency ids the person agreed to, comma-separated")(
@@ -85,14 +111,20 @@ int RunConsent(int argc, char** argv) {
       "valid-days", po::value(&valid_days)->default_value(365), "validity from now, in days")(
       "method", po::value(&method)->default_value("written"), "written, oral or assisted")(
       "statement", po::value(&statement), "the person's own words, sealed")(
-      "actor", po::value(&actor), "the collecting professional's pseudonymous id");
+      "actor", po::value(&actor), "the collecting professional's pseudonymous id")(
+      "json", po::bool_switch(&json), "show: one JSON object instead of a table");
   AddAgencySessionOptions(spec.options, flags);
   spec.positionals = {"op"};
   int exit_code = kExitOk;
   auto vm = ParseArgs(spec, argc, argv, exit_code);
   if (!vm) return exit_code;
-  if (op != "grant" && op != "withdraw") {
-    return UsageError(spec.name, "the operation is grant or withdraw, not '" + op + "'");
+  if (op != "grant" && op != "withdraw" && op != "show") {
+    return UsageError(spec.name, "the operation is grant, withdraw or show, not '" + op + "'");
+  }
+  if (op == "show") {
+    auto session = OpenAgencySession(flags);
+    if (!session) return Fail(spec.name, session.error());
+    return ShowReceipt(spec.name, **session, case_ref, json);
   }
   base::SystemClock clock;
   schema::Header h;

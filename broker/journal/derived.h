@@ -57,14 +57,18 @@ using DerivedMutation =
 
 // `agency` has acknowledged `seq`. Idempotent; acknowledging a dead letter also settles it.
 // kNotFound "no_delivery" when no delivery of `seq` to `agency` exists.
+// `at` (the broker's clock) is kept as the delivery's acknowledgement time: the moment the
+// recipient's system confirmed it holds the event (the first acknowledgement counts).
 struct AckDelivery {
   std::string agency;
   uint64_t seq = 0;
+  base::TimeMs at = 0;
 };
 // Acknowledges every pending delivery to `agency` with a seq <= `seq`.
 struct AdvanceCursor {
   std::string agency;
   uint64_t seq = 0;
+  base::TimeMs at = 0;
 };
 // A delivery attempt was made; the next one is due at `next_attempt_at`. kNotFound "no_delivery".
 struct RecordAttempt {
@@ -103,7 +107,22 @@ struct DeliveryRow {
   uint32_t attempts = 0;
   base::TimeMs next_attempt_at = 0;
   std::string reason;
+  base::TimeMs acked_at = 0;  // 0 unless acked
   bool operator==(const DeliveryRow&) const = default;
+};
+
+// One entry of a case with one of its deliveries (or none: agency empty), for the person's
+// disclosure receipt. Metadata only.
+struct DisclosureRow {
+  uint64_t seq = 0;
+  schema::EventKind kind = schema::EventKind::kUnknown;
+  std::string emitter;
+  base::TimeMs received_at = 0;  // when the broker journaled the entry
+  std::string agency;            // recipient; empty for an entry without deliveries
+  DeliveryState state = DeliveryState::kPending;
+  base::TimeMs acked_at = 0;
+  std::string reason;  // why a delivery is dead (consent withdrawn, ...)
+  bool operator==(const DisclosureRow&) const = default;
 };
 
 struct CaseRow {

@@ -52,6 +52,7 @@ DeliveryRow ReadDelivery(const Stmt& stmt) {
   d.attempts = static_cast<uint32_t>(stmt.Int(3));
   d.next_attempt_at = stmt.Int(4);
   d.reason = stmt.Text(5);
+  d.acked_at = stmt.Int(6);
   return d;
 }
 
@@ -102,16 +103,18 @@ base::Result<std::vector<uint64_t>> QueryPending(Db& db, const std::string& agen
 base::Result<std::vector<DeliveryRow>> QueryDeliveries(Db& db, const std::string& agency,
                                                        uint64_t after, size_t limit) {
   RELAIS_ASSIGN_OR_RETURN(
-      Stmt stmt, db.Prepare("SELECT agency, seq, state, attempts, next_attempt_at, reason FROM "
-                            "deliveries WHERE agency = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
+      Stmt stmt,
+      db.Prepare("SELECT agency, seq, state, attempts, next_attempt_at, reason, acked_at FROM "
+                 "deliveries WHERE agency = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"));
   stmt.Bind(1, agency).Bind(2, static_cast<int64_t>(after)).Bind(3, static_cast<int64_t>(limit));
   return CollectDeliveries(stmt);
 }
 
 base::Result<std::vector<DeliveryRow>> QueryDeadLetters(Db& db) {
   RELAIS_ASSIGN_OR_RETURN(
-      Stmt stmt, db.Prepare("SELECT agency, seq, state, attempts, next_attempt_at, reason FROM "
-                            "deliveries WHERE state = 'dead' ORDER BY agency, seq"));
+      Stmt stmt,
+      db.Prepare("SELECT agency, seq, state, attempts, next_attempt_at, reason, acked_at FROM "
+                 "deliveries WHERE state = 'dead' ORDER BY agency, seq"));
   return CollectDeliveries(stmt);
 }
 
@@ -150,6 +153,32 @@ base::Result<std::vector<ConsentRow>> QueryConsents(Db& db, const std::string& c
     rows.push_back(ConsentRow{stmt.Text(0), stmt.Text(1), stmt.Blob(2), stmt.Int(3) != 0,
                               static_cast<uint64_t>(stmt.Int(4)),
                               static_cast<uint64_t>(stmt.Int(5))});
+  }
+}
+
+base::Result<std::vector<DisclosureRow>> QueryDisclosures(Db& db, const std::string& case_ref) {
+  // case_keys has no index on case_ref (see JournalReader::ByCase): one scan per call.
+  RELAIS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db.Prepare("SELECT e.seq, e.kind, e.emitter, e.received_at, d.agency, d.state, d.acked_at, "
+                 "d.reason FROM entries e LEFT JOIN deliveries d ON d.seq = e.seq "
+                 "WHERE e.case_no IN (SELECT case_no FROM case_keys WHERE case_ref = ?1) "
+                 "ORDER BY e.seq, d.agency"));
+  stmt.Bind(1, case_ref);
+  std::vector<DisclosureRow> rows;
+  while (true) {
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading a case's disclosures"));
+    if (!row) return rows;
+    DisclosureRow r;
+    r.seq = static_cast<uint64_t>(stmt.Int(0));
+    r.kind = static_cast<schema::EventKind>(stmt.Int(1));
+    r.emitter = stmt.Text(2);
+    r.received_at = stmt.Int(3);
+    r.agency = stmt.Text(4);
+    r.state = ParseDeliveryState(stmt.Text(5)).value_or(DeliveryState::kPending);
+    r.acked_at = stmt.Int(6);
+    r.reason = stmt.Text(7);
+    rows.push_back(std::move(r));
   }
 }
 

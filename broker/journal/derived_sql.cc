@@ -62,9 +62,10 @@ base::Result<DerivedWriter> DerivedWriter::Prepare(Db& db) {
        "UPDATE deliveries SET state = 'dead', reason = ?1 WHERE state = 'pending' AND seq IN "
        "(SELECT seq FROM entries WHERE case_no = ?2) RETURNING agency, seq"},
       {&w.ack_,
-       "UPDATE deliveries SET state = 'acked' WHERE agency = ?1 AND seq = ?2 RETURNING seq"},
+       "UPDATE deliveries SET acked_at = CASE WHEN state = 'acked' THEN acked_at ELSE ?3 END, "
+       "state = 'acked' WHERE agency = ?1 AND seq = ?2 RETURNING seq"},
       {&w.advance_,
-       "UPDATE deliveries SET state = 'acked' WHERE agency = ?1 AND seq <= ?2 AND "
+       "UPDATE deliveries SET state = 'acked', acked_at = ?3 WHERE agency = ?1 AND seq <= ?2 AND "
        "state = 'pending'"},
       {&w.attempt_,
        "UPDATE deliveries SET attempts = ?3, next_attempt_at = ?4 WHERE agency = ?1 AND seq = ?2 "
@@ -146,10 +147,10 @@ base::Result<base::Status> DerivedWriter::Update(const DeliveryUpdate& update) {
       [&](const auto& u) -> base::Result<base::Status> {
         using T = std::decay_t<decltype(u)>;
         if constexpr (std::is_same_v<T, AckDelivery>) {
-          ack_.Bind(1, u.agency).Bind(2, I64(u.seq));
+          ack_.Bind(1, u.agency).Bind(2, I64(u.seq)).Bind(3, u.at);
           return UpdateOne(ack_, u.agency, u.seq, "no_delivery");
         } else if constexpr (std::is_same_v<T, AdvanceCursor>) {
-          advance_.Bind(1, u.agency).Bind(2, I64(u.seq));
+          advance_.Bind(1, u.agency).Bind(2, I64(u.seq)).Bind(3, u.at);
           RELAIS_RETURN_IF_ERROR(advance_.Run("advancing a cursor"));
           Touch(u.agency, kNoFloor);
           return base::Status();
@@ -233,14 +234,15 @@ base::Status BeginRebuild(Db& db) {
   return db.Exec(
       "DROP TABLE IF EXISTS temp.saved_deliveries;"
       "CREATE TEMP TABLE saved_deliveries AS SELECT agency, seq, state, attempts, "
-      "next_attempt_at, reason FROM deliveries;"
+      "next_attempt_at, reason, acked_at FROM deliveries;"
       "DELETE FROM deliveries; DELETE FROM cursors; DELETE FROM cases; DELETE FROM consents;");
 }
 
 base::Status FinishRebuild(Db& db) {
   return db.Exec(
       "UPDATE deliveries SET state = s.state, attempts = s.attempts, "
-      "next_attempt_at = s.next_attempt_at, reason = s.reason FROM temp.saved_deliveries s "
+      "next_attempt_at = s.next_attempt_at, reason = s.reason, acked_at = s.acked_at "
+      "FROM temp.saved_deliveries s "
       "WHERE s.agency = deliveries.agency AND s.seq = deliveries.seq;"
       "DROP TABLE temp.saved_deliveries;");
 }

@@ -77,6 +77,7 @@ base::Result<std::vector<DeliveryRow>> QueryDeadLetters(Db& db);
 base::Result<uint64_t> QueryCursor(Db& db, const std::string& agency);
 base::Result<std::optional<CaseRow>> QueryCase(Db& db, const std::string& case_ref);
 base::Result<std::vector<ConsentRow>> QueryConsents(Db& db, const std::string& case_ref);
+base::Result<std::vector<DisclosureRow>> QueryDisclosures(Db& db, const std::string& case_ref);
 
 }  // namespace relais::journal::internal
 

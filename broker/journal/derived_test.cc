@@ -79,6 +79,29 @@ TEST_F(DerivedTest, WithdrawalStopsPendingDeliveriesOfThatCaseOnly) {
   EXPECT_EQ(rows[2].state, DeliveryState::kAcked);  // already delivered: stays acked
 }
 
+TEST_F(DerivedTest, TheFirstAcknowledgementTimeIsKeptForTheReceipt) {
+  AppendResult r = Event({.case_ref = "c-1"});
+  AppendResult other = Event({.case_ref = "c-2"});
+  ASSERT_TRUE(Apply(AckDelivery{"siao-75", r.seq, 1'000}).has_value());
+  ASSERT_TRUE(Apply(AckDelivery{"siao-75", r.seq, 9'000}).has_value());  // a re-ack
+  ASSERT_TRUE(Apply(AdvanceCursor{"asso-abri", r.seq, 2'000}).has_value());
+  auto rows = *Reader()->Disclosures("c-1");
+  ASSERT_EQ(rows.size(), 2u);  // one entry, two recipients
+  EXPECT_EQ(rows[0].seq, r.seq);
+  EXPECT_EQ(rows[0].agency, "asso-abri");
+  EXPECT_EQ(rows[0].state, DeliveryState::kAcked);
+  EXPECT_EQ(rows[0].acked_at, 2'000);
+  EXPECT_EQ(rows[1].agency, "siao-75");
+  EXPECT_EQ(rows[1].acked_at, 1'000);
+  EXPECT_EQ(rows[1].kind, K::kReferral);
+  auto c2 = *Reader()->Disclosures("c-2");
+  ASSERT_EQ(c2.size(), 2u);
+  EXPECT_EQ(c2[0].seq, other.seq);
+  EXPECT_EQ(c2[0].state, DeliveryState::kPending);
+  EXPECT_EQ(c2[0].acked_at, 0);
+  EXPECT_TRUE(Reader()->Disclosures("c-unknown")->empty());
+}
+
 TEST_F(DerivedTest, CursorIsTheEndOfTheSettledPrefix) {
   std::vector<uint64_t> seqs;
   for (int i = 0; i < 4; ++i) seqs.push_back(Event({}).seq);

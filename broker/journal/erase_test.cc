@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <future>
 #include <latch>
 #include <sstream>
 #include <thread>
@@ -88,6 +89,19 @@ TEST_P(EraseTest, SealedBytesOfTheCaseAreGoneAndTheChainStillVerifies) {
   AppendOk(*journal_, MakeRequest({}));
   ASSERT_TRUE(journal_->Close().has_value());
   EXPECT_NE(Open(), nullptr);
+}
+
+TEST_P(EraseTest, AsyncErasureIsOrderedBeforeLaterAppends) {
+  std::promise<base::Status> erased;
+  journal_->EraseAsync("c-erase", [&](base::Status st) { erased.set_value(st); });
+  // Submitted after the erasure: when its append is durable, the erasure is done.
+  AppendResult later = AppendOk(*journal_, MakeRequest({.case_ref = "c-keep"}));
+  EXPECT_GT(later.seq, 6u);
+  auto f = erased.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  ASSERT_TRUE(f.get().has_value());
+  EXPECT_FALSE(OnDisk("BODY-OF-c-erase-BODY-OF-c-erase-"));
+  EXPECT_TRUE(OnDisk("BODY-OF-c-keep-BODY-OF-c-keep-"));
 }
 
 INSTANTIATE_TEST_SUITE_P(InlineAndOverflowBodies, EraseTest, ::testing::Values(700, 20'000));

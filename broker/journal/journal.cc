@@ -83,6 +83,19 @@ base::Status Journal::Erase(const std::string& case_ref) {
   return RunBlocking([case_ref](BatchWriter& w) { return w.Erase(case_ref); });
 }
 
+void Journal::EraseAsync(const std::string& case_ref, StatusCallback done) {
+  auto shared_done = std::make_shared<StatusCallback>(std::move(done));
+  QueueItem item{ControlWork{[case_ref, shared_done](BatchWriter& w) {
+                               base::Status st = w.Erase(case_ref);
+                               if (!st && st.error().code == "journal_busy") st = w.Erase(case_ref);
+                               (*shared_done)(st);
+                               return st;
+                             },
+                             [shared_done](const base::Error& e) { (*shared_done)(e); }, false},
+                 base::MonotonicMicros()};
+  if (auto error = queue_->Push(std::move(item))) (*shared_done)(*error);
+}
+
 base::Status Journal::Rebuild(
     std::function<std::vector<DerivedMutation>(const StoredEntry&)> derive) {
   return RunBlocking([derive = std::move(derive)](BatchWriter& w) { return w.Rebuild(derive); });

@@ -127,6 +127,10 @@ class Journal {
   // image survives in it. kNotFound "unknown_case"; kRetryLater "journal_busy" when readers kept
   // the WAL from being truncated (the bodies are gone; call again).
   base::Status Erase(const std::string& case_ref);
+  // The same, queued behind the work already submitted (so after every append submitted before
+  // it); `done` runs on the writer thread. For callers that must not wait, like the broker's I/O
+  // thread. The WAL truncation is retried once when readers kept it busy.
+  void EraseAsync(const std::string& case_ref, StatusCallback done);
 
   // Blocking. Empties cases and consents, replays every entry in seq order through `derive`
   // (called on the writer thread with metadata-scope entries) applying what it returns, and keeps

@@ -212,6 +212,25 @@ TEST_F(JournalTest, ReopenContinuesTheChain) {
   EXPECT_FALSE(report->fault.has_value());
 }
 
+TEST_F(JournalTest, AFormatOneJournalIsUpgradedInPlaceOnOpen) {
+  {
+    auto journal = Open();
+    AppendMany(*journal, 3);
+  }
+  // What a journal written before deliveries had acknowledgement times looks like.
+  ExecRaw("ALTER TABLE deliveries DROP COLUMN acked_at; PRAGMA user_version=1;");
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  EXPECT_EQ(journal->head_seq(), 3u);
+  ASSERT_TRUE(journal->UpdateAsync(AckDelivery{"siao-75", 2, 7'000}).get().has_value());
+  ASSERT_TRUE(journal->Close().has_value());
+  auto rows = *Reader()->Deliveries("siao-75", 0, 10);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].acked_at, 7'000);
+  EXPECT_EQ(rows[0].acked_at, 0);
+  EXPECT_FALSE(Reader()->VerifyChain()->fault.has_value());
+}
+
 TEST_F(JournalTest, AppendAfterCloseFailsWithJournalClosed) {
   auto journal = Open();
   ASSERT_TRUE(journal->Close().has_value());

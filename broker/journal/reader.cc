@@ -173,6 +173,10 @@ base::Result<std::vector<ConsentRow>> JournalReader::Consents(const std::string&
   return internal::QueryConsents(*db_, case_ref);
 }
 
+base::Result<std::vector<DisclosureRow>> JournalReader::Disclosures(const std::string& case_ref) {
+  return internal::QueryDisclosures(*db_, case_ref);
+}
+
 base::Result<std::string> JournalReader::DumpDerived() {
   RELAIS_RETURN_IF_ERROR(db_->Exec("BEGIN"));
   auto dump = internal::DumpDerivedTables(*db_);

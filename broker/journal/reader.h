@@ -90,6 +90,9 @@ class JournalReader {
   base::Result<uint64_t> Cursor(const std::string& agency);  // 0 when none
   base::Result<std::optional<CaseRow>> Case(const std::string& case_ref);
   base::Result<std::vector<ConsentRow>> Consents(const std::string& case_ref);
+  // Every entry of the case with each of its deliveries, in seq then agency order: who was sent
+  // what, when, and whether their system acknowledged it (the person's disclosure receipt).
+  base::Result<std::vector<DisclosureRow>> Disclosures(const std::string& case_ref);
   // Canonical text of every derived table (for comparing a live journal with a rebuilt one).
   base::Result<std::string> DumpDerived();
 

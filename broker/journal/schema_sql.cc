@@ -8,7 +8,8 @@ namespace relais::journal::internal {
 
 namespace {
 
-// Format 1. Changing anything here needs a new kFormatVersion and docs/journal-format.md.
+// Format 2 (1 + deliveries.acked_at). Changing anything here needs a new kFormatVersion and
+// docs/journal-format.md.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE entries (
   seq          INTEGER PRIMARY KEY,
@@ -48,6 +49,7 @@ CREATE TABLE deliveries (
   attempts        INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL DEFAULT 0,
   reason          TEXT    NOT NULL DEFAULT '',
+  acked_at        INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (agency, seq)
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_seq ON deliveries(seq);
@@ -136,6 +138,17 @@ base::Status EnsureSchema(Db& db) {
     return std::move(tables).error();
   }
   if (*tables != 0) {
+    auto version = db.QueryInt("PRAGMA user_version");
+    if (version && *version == 1) {  // format 1 -> 2: deliveries gain acked_at
+      base::Status st = db.Exec(
+          "ALTER TABLE deliveries ADD COLUMN acked_at INTEGER NOT NULL DEFAULT 0; "
+          "PRAGMA user_version=2; COMMIT;");
+      if (!st) {
+        db.RollbackIfOpen();
+        return st;
+      }
+      return CheckFormat(db);
+    }
     db.RollbackIfOpen();
     return CheckFormat(db);
   }

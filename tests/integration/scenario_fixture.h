@@ -16,6 +16,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "adapters/sdk/envelope_builder.h"
