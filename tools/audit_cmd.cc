@@ -3,103 +3,35 @@
 //
 // Problems are printed one per line as "seq N (kind): code: reason" and never contain stored
 // values (case data, key bytes): only seqs, event kinds, agency ids, key ids and column names.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "adapters/sdk/envelope_builder.h"
 #include "base/clock.h"
 #include "broker/journal/checkpoint.h"
 #include "broker/journal/reader.h"
+#include "broker/journal/signature_audit.h"
 #include "crypto/seal.h"
 #include "crypto/sign.h"
 #include "schema/codec.h"
 #include "schema/envelope.h"
 #include "schema/registry.h"
+#include "tools/audit_cmds.h"
+#include "tools/audit_progress.h"
+#include "tools/audit_verify.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
 namespace relais::tools {
 
 namespace {
-
-constexpr size_t kMaxChainProblems = 1000;  // a wholly rewritten journal: stop listing, still fail
-
-// What an audit found, printed as it is found.
-class ProblemList {
- public:
-  explicit ProblemList(journal::JournalReader& reader) : reader_(reader) {}
-
-  void AtSeq(uint64_t seq, std::string_view code, std::string_view reason) {
-    std::cout << "seq " << seq << " (" << KindAt(seq) << "): " << code << ": " << reason << "\n";
-    ++count_;
-  }
-  void Checkpoint(std::string_view where, uint64_t seq, const base::Error& error) {
-    std::cout << where << " at seq " << seq << " (" << KindAt(seq) << "): " << error.code << ": "
-              << error.message << "\n";
-    ++count_;
-  }
-  // A problem that is not about one entry (an unreadable checkpoint file).
-  void Other(std::string_view what, const base::Error& error) {
-    std::cout << what << ": " << error.code << ": " << error.message << "\n";
-    ++count_;
-  }
-  size_t Total() const { return count_; }
-
- private:
-  std::string KindAt(uint64_t seq) {
-    auto entry = reader_.Get(seq, journal::ReadScope::kMetadata);
-    if (!entry || !entry->has_value()) return "no entry";
-    return schema::EventKindName((*entry)->kind);
-  }
-
-  journal::JournalReader& reader_;
-  size_t count_ = 0;
-};
-
-// Where to resume the chain after a fault at `seq`: that entry's stored hash, or when the entry
-// is missing, the next stored entry (its link to the gap is what was just reported). 0: none.
-base::Result<uint64_t> ResumeSeq(journal::JournalReader& reader, uint64_t seq) {
-  RELAIS_ASSIGN_OR_RETURN(auto entry, reader.Get(seq, journal::ReadScope::kMetadata));
-  if (entry) return seq;
-  uint64_t next = 0;
-  RELAIS_RETURN_IF_ERROR(reader.ForEachFrom(
-      seq,
-      [&](const journal::StoredEntry& e) {
-        next = e.seq;
-        return false;
-      },
-      journal::ReadScope::kMetadata));
-  return next;
-}
-
-// The whole chain; after a fault, resumes from the faulty entry's stored hash so that every
-// independently damaged entry is reported, not only the first. Returns the entries checked.
-base::Result<uint64_t> VerifyWholeChain(journal::JournalReader& reader, ProblemList& problems) {
-  RELAIS_ASSIGN_OR_RETURN(journal::Head head, reader.GetHead());
-  if (head.seq == 0) return uint64_t{0};
-  uint64_t from = 0;
-  size_t listed = 0;
-  while (true) {
-    // Up to the head read above, so that the count printed is what was verified even while a
-    // broker appends.
-    RELAIS_ASSIGN_OR_RETURN(journal::ChainReport report, reader.VerifyChain(from, head.seq));
-    if (!report.fault) break;
-    problems.AtSeq(report.fault->seq, "chain_broken", report.fault->reason);
-    RELAIS_ASSIGN_OR_RETURN(uint64_t next, ResumeSeq(reader, report.fault->seq));
-    if (next <= from || next >= head.seq) break;
-    if (++listed >= kMaxChainProblems) {
-      std::cout << "(more chain problems not listed)\n";
-      break;
-    }
-    from = next;
-  }
-  return head.seq;
-}
 
 // The broker's checkpoint keys (agencies of kind broker) and every agency's keys (witnesses).
 struct RegistryKeys {
@@ -119,48 +51,17 @@ RegistryKeys KeysOf(const schema::Registry& registry) {
   return keys;
 }
 
-// The emitter's signature of every entry, over the stored header hash and digests (so erased
-// entries verify too), with the registry key its header names.
+// The emitter's signature of every entry, with the registry key its header names, valid at the
+// entry's reception (journal::AuditSignatures, on `threads` threads).
 base::Status VerifyEmitterSignatures(journal::JournalReader& reader,
-                                     const schema::Registry& registry, ProblemList& problems) {
-  std::vector<std::pair<uint64_t, std::pair<std::string, std::string>>> found;
-  RELAIS_RETURN_IF_ERROR(reader.ForEachFrom(
-      1,
-      [&](const journal::StoredEntry& entry) {
-        auto note = [&](std::string code, std::string reason) {
-          found.push_back({entry.seq, {std::move(code), std::move(reason)}});
-        };
-        auto header = schema::DecodeHeader(entry.envelope.header);
-        if (!header) {
-          note("malformed_header", "stored header does not decode");
-          return true;
-        }
-        const schema::Agency* emitter = registry.Find(header->emitter);
-        if (emitter == nullptr) {
-          note("unknown_emitter", "emitter " + header->emitter + " is not in the registry");
-          return true;
-        }
-        const schema::AgencyKey* key = nullptr;
-        for (const schema::AgencyKey& k : emitter->keys) {
-          if (k.key_id == header->emitter_key_id) key = &k;
-        }
-        if (key == nullptr) {
-          note("unknown_key", "key " + header->emitter_key_id + " of " + header->emitter +
-                                  " is not in the registry");
-          return true;
-        }
-        base::Bytes message =
-            crypto::EnvelopeSigningMessage(crypto::HeaderHash(entry.envelope.header),
-                                           entry.envelope.body_digest, entry.envelope.wraps_digest);
-        if (auto st = crypto::Verify(key->sign_key, message, entry.envelope.signature); !st) {
-          note(st.error().code,
-               "signature of " + header->emitter + " (key " + key->key_id + ") does not verify");
-        }
-        return true;
-      },
-      journal::ReadScope::kMetadata));
-  // Printed after the iteration: ProblemList reads the journal, the visitor holds its snapshot.
-  for (auto& [seq, problem] : found) problems.AtSeq(seq, problem.first, problem.second);
+                                     const schema::Registry& registry, size_t threads,
+                                     ProblemList& problems) {
+  AuditProgress progress("verify signatures");
+  journal::SignatureAuditOptions options;
+  options.threads = threads;
+  options.progress = [&progress](uint64_t seq, uint64_t head) { progress.Update(seq, head); };
+  RELAIS_ASSIGN_OR_RETURN(auto result, journal::AuditSignatures(reader, registry, options));
+  for (const auto& f : result.findings) problems.AtSeq(f.seq, f.code, f.reason);
   return base::Status();
 }
 
@@ -211,9 +112,10 @@ int Verify(int argc, char** argv) {
   spec.name = "audit verify";
   spec.usage =
       "relais audit verify JOURNAL [--registry REG --authority-pub AUTH.pub]\n"
-      "                           [--checkpoints FILE...]";
+      "                           [--checkpoints FILE...] [--threads N]";
   spec.description =
-      "Opens the journal read-only (safe while relaisd runs: it reads one consistent snapshot)\n"
+      "Opens the journal read-only (safe while relaisd runs: it reads in short read\n"
+      "transactions, up to the head seen at the start; or verify a copy, see docs/audit.md)\n"
       "and checks, reporting every problem found rather than stopping at the first:\n"
       "  - the hash chain from seq 1 to the head: each entry's hash over its predecessor's, its\n"
       "    header, signature and digests; the sealed body and wraps against their digests\n"
@@ -221,23 +123,31 @@ int Verify(int argc, char** argv) {
       "  - every checkpoint stored in the journal: its head hash is the entry hash at its seq,\n"
       "    and (with --registry) it is signed by the registry's broker key;\n"
       "  - with --registry: every entry's emitter signature, with the registry key named by its\n"
-      "    header (erased entries too: the signature covers the digests, not the sealed bytes);\n"
+      "    header, which must have been valid when the broker received the entry (erased\n"
+      "    entries too: the signature covers the digests, not the sealed bytes);\n"
       "  - each --checkpoints file (exported and countersigned checkpoints, needs --registry): "
       "its\n"
       "    witnesses' signatures, the broker signature, and that this journal still holds its\n"
       "    head hash at its seq (a rewritten or truncated history fails).\n"
-      "One line per problem: \"seq N (event kind): code: reason\", then a summary line\n"
-      "\"verified N entries, M checkpoints: OK\" or \"... K problems\". Lines name seqs, kinds,\n"
-      "agency and key ids, never stored content. Exit code 2 when any problem is found.";
+      "One line per problem: \"seq N (event kind): FINDING: reason\" where FINDING is\n"
+      "modified_row, missing_row, reordered_rows, rewritten_tail (a checkpoint no longer\n"
+      "matches), bad_signature, unknown_emitter, unknown_key, key_not_valid (the key was not\n"
+      "valid at the entry's reception, per the registry), malformed_header, or a checkpoint or\n"
+      "witness error code; then a summary line \"verified N entries, M checkpoints: OK\" or\n"
+      "\"... K problems\". Lines name seqs, kinds, agency and key ids, never stored content.\n"
+      "Progress (rows/s, ETA) goes to stderr when it is a terminal. "
+      "Exit code 2 when any problem is found.";
   std::string journal_path, registry_path, authority_pub;
   std::vector<std::string> checkpoint_files;
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
   spec.options.add_options()("journal", po::value(&journal_path)->required(),
                              "the journal file (relaisd --journal)")(
       "registry", po::value(&registry_path), "the signed registry file")(
       "authority-pub", po::value(&authority_pub),
       "the registry authority's public key file (.pub), with --registry")(
       "checkpoints", po::value(&checkpoint_files)->multitoken()->composing(),
-      "exported checkpoint files to check against the journal (needs --registry)");
+      "exported checkpoint files to check against the journal (needs --registry)")(
+      "threads", po::value(&threads), "signature verification threads (default: one per core)");
   spec.positionals = {"journal"};
   int exit_code = kExitOk;
   auto vm = ParseArgs(spec, argc, argv, exit_code);
@@ -269,12 +179,16 @@ int Verify(int argc, char** argv) {
   if (!reader) return Fail(spec.name, reader.error());
 
   ProblemList problems(**reader);
-  auto entries = VerifyWholeChain(**reader, problems);
+  base::Result<uint64_t> entries = uint64_t{0};
+  {
+    AuditProgress progress("verify chain");
+    entries = VerifyWholeChain(**reader, problems, progress);
+  }
   if (!entries) return Fail(spec.name, entries.error());
   auto stored = VerifyStoredCheckpoints(**reader, keys ? &*keys : nullptr, problems);
   if (!stored) return Fail(spec.name, stored.error());
   if (registry) {
-    if (auto st = VerifyEmitterSignatures(**reader, *registry, problems); !st) {
+    if (auto st = VerifyEmitterSignatures(**reader, *registry, threads, problems); !st) {
       return Fail(spec.name, st.error());
     }
     for (const std::string& path : checkpoint_files) {
@@ -295,14 +209,23 @@ int Verify(int argc, char** argv) {
 
 constexpr Subcommand kAuditSubcommands[] = {
     {"verify", "check the hash chain, checkpoints and emitter signatures of a journal", Verify},
+    {"replay", "the timeline of events from metadata only (never a sealed body)", AuditReplay},
+    {"report", "social metrics per referral kind, emitter and receiver (table, CSV, HTML)",
+     AuditReport},
+    {"rebuild", "rebuild derived state from the journal alone and diff it with the live tables",
+     AuditRebuild},
+    {"export-checkpoint", "write the journal's latest signed checkpoint to a file for witnesses",
+     AuditExportCheckpoint},
+    {"countersign", "countersign an exported checkpoint file as a witness agency",
+     AuditCountersign},
 };
 
 }  // namespace
 
 int RunAudit(int argc, char** argv) {
-  return RunSubcommand(
-      "audit", "Auditor's tools over a relaisd journal (docs/journal-format.md). Subcommands:",
-      kAuditSubcommands, argc, argv);
+  return RunSubcommand("audit",
+                       "Auditor's tools over a relaisd journal (docs/audit.md). Subcommands:",
+                       kAuditSubcommands, argc, argv);
 }
 
 }  // namespace relais::tools

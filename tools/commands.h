@@ -32,7 +32,8 @@ inline constexpr Command kCommands[] = {
     {"consent", "record or withdraw a person's consent (as the collecting agency)", RunConsent},
     {"admin", "operator requests to relaisd: reload the registry, list and requeue dead letters",
      RunAdmin},
-    {"audit", "verify a journal: hash chain, checkpoints and emitter signatures", RunAudit},
+    {"audit", "verify, replay, report on and rebuild from a journal; witness checkpoints",
+     RunAudit},
 };
 
 }  // namespace relais::tools

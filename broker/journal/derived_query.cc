@@ -118,6 +118,16 @@ base::Result<std::vector<DeliveryRow>> QueryDeadLetters(Db& db) {
   return CollectDeliveries(stmt);
 }
 
+base::Result<std::vector<DeliveryRow>> QueryDeliveriesOfSeqs(Db& db, uint64_t first_seq,
+                                                             uint64_t last_seq) {
+  RELAIS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db.Prepare("SELECT agency, seq, state, attempts, next_attempt_at, reason, acked_at FROM "
+                 "deliveries WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq, agency"));
+  stmt.Bind(1, static_cast<int64_t>(first_seq)).Bind(2, static_cast<int64_t>(last_seq));
+  return CollectDeliveries(stmt);
+}
+
 base::Result<uint64_t> QueryCursor(Db& db, const std::string& agency) {
   RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare("SELECT acked_seq FROM cursors WHERE agency = ?1"));
   stmt.Bind(1, agency);

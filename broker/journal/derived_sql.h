@@ -74,6 +74,8 @@ base::Result<std::vector<uint64_t>> QueryPending(Db& db, const std::string& agen
 base::Result<std::vector<DeliveryRow>> QueryDeliveries(Db& db, const std::string& agency,
                                                        uint64_t after, size_t limit);
 base::Result<std::vector<DeliveryRow>> QueryDeadLetters(Db& db);
+base::Result<std::vector<DeliveryRow>> QueryDeliveriesOfSeqs(Db& db, uint64_t first_seq,
+                                                             uint64_t last_seq);
 base::Result<uint64_t> QueryCursor(Db& db, const std::string& agency);
 base::Result<std::optional<CaseRow>> QueryCase(Db& db, const std::string& case_ref);
 base::Result<std::vector<ConsentRow>> QueryConsents(Db& db, const std::string& case_ref);

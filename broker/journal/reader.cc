@@ -161,6 +161,11 @@ base::Result<std::vector<DeliveryRow>> JournalReader::DeadLetters() {
   return internal::QueryDeadLetters(*db_);
 }
 
+base::Result<std::vector<DeliveryRow>> JournalReader::DeliveriesOfSeqs(uint64_t first_seq,
+                                                                       uint64_t last_seq) {
+  return internal::QueryDeliveriesOfSeqs(*db_, first_seq, last_seq);
+}
+
 base::Result<uint64_t> JournalReader::Cursor(const std::string& agency) {
   return internal::QueryCursor(*db_, agency);
 }

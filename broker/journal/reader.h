@@ -87,6 +87,8 @@ class JournalReader {
   base::Result<std::vector<DeliveryRow>> Deliveries(const std::string& agency, uint64_t after,
                                                     size_t limit);
   base::Result<std::vector<DeliveryRow>> DeadLetters();
+  // Every delivery (any state) of the entries first_seq..last_seq, by seq then agency (audits).
+  base::Result<std::vector<DeliveryRow>> DeliveriesOfSeqs(uint64_t first_seq, uint64_t last_seq);
   base::Result<uint64_t> Cursor(const std::string& agency);  // 0 when none
   base::Result<std::optional<CaseRow>> Case(const std::string& case_ref);
   base::Result<std::vector<ConsentRow>> Consents(const std::string& case_ref);

@@ -1,0 +1,16 @@
+// The `relais audit` subcommands other than verify (tools/audit_cmd.cc dispatches to them).
+// Each returns the process exit code (tools/cli.h).
+#ifndef RELAIS_TOOLS_AUDIT_CMDS_H_
+#define RELAIS_TOOLS_AUDIT_CMDS_H_
+
+namespace relais::tools {
+
+int AuditReplay(int argc, char** argv);            // tools/audit_replay_cmd.cc
+int AuditReport(int argc, char** argv);            // tools/audit_report_cmd.cc
+int AuditRebuild(int argc, char** argv);           // tools/audit_rebuild_cmd.cc
+int AuditExportCheckpoint(int argc, char** argv);  // tools/audit_checkpoint_cmd.cc
+int AuditCountersign(int argc, char** argv);       // tools/audit_checkpoint_cmd.cc
+
+}  // namespace relais::tools
+
+#endif  // RELAIS_TOOLS_AUDIT_CMDS_H_
