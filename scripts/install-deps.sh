@@ -7,6 +7,7 @@ packages=(
   libboost-program-options-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   libcpp-httplib-dev libcsv-dev nats-server libnats-dev nlohmann-json3-dev
+  chromium chromium-driver fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -180,4 +180,14 @@ size_t BodyIndexForKind(schema::EventKind kind) {
   return 0;
 }
 
+std::string JsonString(std::string_view text) {
+  return Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+base::Result<std::string> PrettyJson(std::string_view text) {
+  Json value = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return base::InvalidInput("bad_json", "not a JSON document");
+  return value.dump(2, ' ', false, Json::error_handler_t::replace);
+}
+
 }  // namespace relais::sdk

@@ -68,6 +68,15 @@ base::Result<PublishInput> ParsePublishInput(std::string_view text);
 // unknown -> empty.
 size_t BodyIndexForKind(schema::EventKind kind);
 
+// `text` as a JSON string literal, quotes included, escaped as JSON requires (valid UTF-8
+// expected; invalid bytes are replaced by U+FFFD). For adapters that write their own small JSON
+// documents (the inbox's --json output and FHIR export) without including a JSON library.
+std::string JsonString(std::string_view text);
+
+// Pretty-prints a JSON document with 2-space indentation; kInvalidInput "bad_json" when `text`
+// is not JSON (the message gives the position, never the content).
+base::Result<std::string> PrettyJson(std::string_view text);
+
 }  // namespace relais::sdk
 
 #endif  // RELAIS_ADAPTERS_SDK_JSON_H_

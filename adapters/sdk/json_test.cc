@@ -400,5 +400,22 @@ TEST(JsonTest, BodyIndexFollowsTheKind) {
   EXPECT_EQ(BodyIndexForKind(schema::EventKind::kUnknown), 0u);
 }
 
+TEST(JsonTest, JsonStringEscapesQuotesControlsAndInvalidUtf8) {
+  EXPECT_EQ(JsonString("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+  EXPECT_EQ(JsonString("été"), "\"été\"");
+  EXPECT_EQ(JsonString(std::string("\x01", 1)), "\"\\u0001\"");
+  EXPECT_EQ(JsonString("\xff"), "\"\xef\xbf\xbd\"");
+}
+
+TEST(JsonTest, PrettyJsonIndentsAndRejectsNonJson) {
+  auto pretty = PrettyJson("{\"a\":[1,2]}");
+  ASSERT_TRUE(pretty);
+  EXPECT_EQ(*pretty, "{\n  \"a\": [\n    1,\n    2\n  ]\n}");
+  auto bad = PrettyJson("{\"secret\":");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "bad_json");
+  EXPECT_EQ(bad.error().message.find("secret"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace relais::sdk
