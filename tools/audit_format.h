@@ -8,10 +8,13 @@
 #include <string>
 #include <string_view>
 
+#include "base/html.h"
 #include "base/clock.h"
 #include "base/status.h"
 
 namespace relais::tools {
+
+using base::HtmlEscape;
 
 // --from / --to: "YYYY-MM-DD" (midnight UTC) or an ISO time; empty means unbounded (the lowest or
 // highest time). kInvalidInput "bad_date" naming the option.
@@ -20,8 +23,6 @@ base::Result<base::TimeMs> ParseDateOption(std::string_view option, const std::s
 
 // One CSV field (RFC 4180: quoted when it holds a comma, quote, CR or LF).
 std::string CsvField(std::string_view text);
-// Text with &, <, >, " escaped for HTML.
-std::string HtmlEscape(std::string_view text);
 // A duration in hours with one decimal ("36.0"); "-" when there are no values.
 std::string Hours(base::TimeMs ms, bool any);
 // An ISO UTC time, "-" for 0.

@@ -7,13 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "base/html.h"
 #include "adapters/inbox/case_view.h"
 #include "adapters/inbox/store.h"
 #include "base/clock.h"
 
 namespace relais::inbox {
 
-std::string HtmlEscape(std::string_view text);
+using base::HtmlEscape;
+
 
 struct PageContext {
   std::string agency_name;

@@ -212,6 +212,20 @@ void AddHospitalAndAssociations(Deployment& deployment,
   for (const auto& id : associations) deployment.Add({id, "association", {"--may-receive"}});
 }
 
+std::vector<std::string> AgencyFlags(const Deployment& deployment, const std::string& agency,
+                                     const std::string& endpoint) {
+  return {"--key",           deployment.KeyFile(agency).string(),
+          "--registry",      deployment.RegistryFile().string(),
+          "--authority-pub", deployment.AuthorityPub().string(),
+          "--broker",        endpoint};
+}
+
+std::vector<std::string> Args(std::initializer_list<std::vector<std::string>> parts) {
+  std::vector<std::string> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
 BrokerProcess::BrokerProcess(const Deployment& deployment, std::vector<std::string> extra_flags)
     : deployment_(deployment),
       extra_flags_(std::move(extra_flags)),

@@ -107,6 +107,13 @@ void AddHospitalAndAssociations(Deployment& deployment,
                                 const std::vector<std::string>& associations);
 
 // relaisd serving a Deployment on a free port.
+// The flags of every agency-side command (relais consent/admin, relais-import, relais-inbox, ...):
+// --key (the agency's key file) --registry --authority-pub --broker.
+std::vector<std::string> AgencyFlags(const Deployment& deployment, const std::string& agency,
+                                     const std::string& endpoint);
+// The parts one after the other (a command line built from AgencyFlags and others).
+std::vector<std::string> Args(std::initializer_list<std::vector<std::string>> parts);
+
 class BrokerProcess {
  public:
   BrokerProcess(const Deployment& deployment, std::vector<std::string> extra_flags = {});

@@ -2,7 +2,8 @@
 // real relaisd driven through known scenarios on a test clock file (time moves by rewriting the
 // file, never by sleeping), then read by the real CLI.
 //
-// Deployment: a hospital, two associations and the territory's SIAO. Hospital discharge and
+// Deployment (scenario_fixture.h): a hospital, two associations and the territory's SIAO (and a
+// prison and a child-welfare service that take no part here). Hospital discharge and
 // maternity exit: accept by dueAt-48h, pick up by dueAt+24h. Five cases, all referred at t0 to
 // both associations:
 //   A  hospital_discharge, due t0+5d: assoc-a accepts at t0+1h (in time), hospital hands over,
@@ -27,6 +28,7 @@
 #include "crypto/random.h"
 #include "schema/codec.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/scenario_fixture.h"
 
 namespace relais::testing {
 namespace {
@@ -34,56 +36,14 @@ namespace {
 using namespace std::chrono_literals;
 using schema::EventKind;
 
-constexpr base::TimeMs kHour = base::kMsPerHour;
-constexpr base::TimeMs kDay = base::kMsPerDay;
-
-class AuditScenarioTest : public ::testing::Test {
+// The scenario deployment (scenario_fixture.h) with five cases run through it before each test.
+class AuditScenarioTest : public ScenarioTest {
  protected:
   void SetUp() override {
-    crypto::Init();
-    deployment_ = std::make_unique<Deployment>(dir_.path());
-    deployment_->Add({"hospital", "hospital", {"--may-receive"}});
-    deployment_->Add({"assoc-a", "association", {"--may-receive"}});
-    deployment_->Add({"assoc-b", "association", {"--may-receive"}});
-    deployment_->Add({"siao", "siao", {"--may-receive"}});
-    deployment_->Sign();
-    registry_ = deployment_->Registry();
-    t0_ = base::SystemClock().NowMs();
+    ScenarioTest::SetUp();
     t1_ = t0_ + 3 * kDay + 1;
     t2_ = t0_ + 6 * kDay + 1;
-    clock_file_ = dir_.path() / "clock";
-    SetClock(t0_);
-    broker_ = std::make_unique<BrokerProcess>(
-        *deployment_, std::vector<std::string>{"--test-clock-file", clock_file_.string()});
-    broker_->Start();
     RunScenarios();
-  }
-
-  void SetClock(base::TimeMs t) {
-    {
-      std::ofstream out(clock_file_, std::ios::trunc);
-      out << t << "\n";
-    }
-    std::filesystem::last_write_time(clock_file_, std::filesystem::file_time_type::clock::now() +
-                                                      std::chrono::seconds(++ticks_));
-  }
-
-  schema::Envelope Build(schema::Header h, const std::string& emitter) {
-    auto identity = deployment_->Identity(emitter);
-    base::SystemClock clock;
-    auto env = sdk::BuildEnvelope(std::move(h), schema::EventBody(), registry_, identity, clock);
-    if (!env) throw std::runtime_error("cannot build envelope: " + env.error().ToString());
-    return std::move(env).value();
-  }
-
-  schema::Header Base(EventKind kind, const std::string& case_ref,
-                      std::vector<std::string> recipients) {
-    schema::Header h;
-    h.kind = kind;
-    h.case_ref = case_ref;
-    h.recipients = std::move(recipients);
-    h.actor = "as-test-01";
-    return h;
   }
 
   void Publish(const std::string& emitter, const schema::Envelope& env) {
@@ -98,31 +58,9 @@ class AuditScenarioTest : public ::testing::Test {
   // Consent, then a referral at referral tier to both associations.
   std::string Refer(schema::ReferralKind kind, base::TimeMs due) {
     std::string case_ref = crypto::NewCaseRef();
-    schema::Header c = Base(EventKind::kConsentGranted, case_ref, {});
-    schema::ConsentTerms t;
-    t.consent_id = "consent-" + case_ref;
-    t.purposes = {schema::Purpose::kHousing};
-    t.recipient_agencies = {"assoc-a", "assoc-b"};
-    t.tier = schema::Tier::kReferral;
-    t.valid_from = t0_ - kHour;
-    t.valid_until = t0_ + 30 * kDay;
-    t.collected_at = t0_ - kHour;
-    c.consent = t;
-    Publish("hospital", Build(c, "hospital"));
-    schema::Header r = Base(EventKind::kReferral, case_ref, {"assoc-a", "assoc-b"});
-    r.referral_kind = kind;
-    r.tier = schema::Tier::kReferral;
-    r.legal_basis = schema::LegalBasis::kConsent;
-    r.purpose = schema::Purpose::kHousing;
-    r.due_at = due;
-    auto identity = deployment_->Identity("hospital");
-    base::SystemClock clock;
-    schema::ReferralBody body;
-    body.exit_place = "Service de test";
-    body.exit_date = due;
-    auto env = sdk::BuildEnvelope(r, body, registry_, identity, clock);
-    EXPECT_TRUE(env) << env.error().ToString();
-    if (env) Publish("hospital", *env);
+    const std::vector<std::string> both = {"assoc-a", "assoc-b"};
+    Publish("hospital", ConsentFor(case_ref, "consent-" + case_ref, both));
+    Publish("hospital", ReferralOf(kind, "hospital", case_ref, both, due));
     return case_ref;
   }
 
@@ -196,15 +134,9 @@ class AuditScenarioTest : public ::testing::Test {
             deployment_->AuthorityPub().string()};
   }
 
-  TempDir dir_;
-  std::unique_ptr<Deployment> deployment_;
-  schema::Registry registry_;
   std::map<std::string, std::unique_ptr<sdk::Client>> clients_;
-  std::filesystem::path clock_file_;
-  int ticks_ = 0;
-  base::TimeMs t0_ = 0, t1_ = 0, t2_ = 0;
+  base::TimeMs t1_ = 0, t2_ = 0;
   std::string a_, b_, c_, d_, e_;
-  std::unique_ptr<BrokerProcess> broker_;
 };
 
 std::vector<std::string> Split(const std::string& text, char sep) {

@@ -137,15 +137,11 @@ TEST_F(PrisonImport, TheMappingFileHoldsNoIdentity) {
 TEST_F(PrisonImport, WatchedFolderImportsDroppedFiles) {
   auto watch = dir_.path() / "inbox";
   std::filesystem::create_directories(watch);
-  std::vector<std::string> argv = {RELAIS_IMPORT_BIN, "prison",
-                                   "--key",           deployment_->KeyFile(emitter_).string(),
-                                   "--registry",      deployment_->RegistryFile().string(),
-                                   "--authority-pub", deployment_->AuthorityPub().string(),
-                                   "--broker",        broker_->endpoint(),
-                                   "--store",         (dir_.path() / "mapping.db").string(),
-                                   "--recipients",    "assoc-a",
-                                   "--today",         "2027-01-15",
-                                   "--watch",         watch.string()};
+  std::vector<std::string> argv =
+      Args({{RELAIS_IMPORT_BIN, "prison"},
+            AgencyFlags(*deployment_, emitter_, broker_->endpoint()),
+            {"--store", (dir_.path() / "mapping.db").string(), "--recipients", "assoc-a", "--today",
+             "2027-01-15", "--watch", watch.string()}});
   auto p = Process::Start(argv, dir_.path() / "watch.log");
   ASSERT_TRUE(p);
   ASSERT_TRUE((*p)->WaitForLog("watching", 10s)) << (*p)->Log();
