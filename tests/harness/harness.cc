@@ -220,7 +220,7 @@ std::vector<std::string> AgencyFlags(const Deployment& deployment, const std::st
           "--broker",        endpoint};
 }
 
-std::vector<std::string> Args(std::initializer_list<std::vector<std::string>> parts) {
+std::vector<std::string> JoinArgs(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> out;
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;

@@ -112,7 +112,7 @@ void AddHospitalAndAssociations(Deployment& deployment,
 std::vector<std::string> AgencyFlags(const Deployment& deployment, const std::string& agency,
                                      const std::string& endpoint);
 // The parts one after the other (a command line built from AgencyFlags and others).
-std::vector<std::string> Args(std::initializer_list<std::vector<std::string>> parts);
+std::vector<std::string> JoinArgs(std::initializer_list<std::vector<std::string>> parts);
 
 class BrokerProcess {
  public:

@@ -66,10 +66,10 @@ class ImportScenario : public ::testing::Test {
   CommandResult Import(const std::string& kind, const std::vector<std::string>& files,
                        const std::string& today, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv =
-        Args({{RELAIS_IMPORT_BIN, kind},
-              AgencyFlags(*deployment_, emitter_, broker_->endpoint()),
-              {"--store", (dir_.path() / "mapping.db").string(), "--recipients", "assoc-a",
-               "--today", today, "--timeout", "60"}});
+        JoinArgs({{RELAIS_IMPORT_BIN, kind},
+                  AgencyFlags(*deployment_, emitter_, broker_->endpoint()),
+                  {"--store", (dir_.path() / "mapping.db").string(), "--recipients", "assoc-a",
+                   "--today", today, "--timeout", "60"}});
     argv.insert(argv.end(), files.begin(), files.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunCommand(argv);

@@ -138,10 +138,10 @@ TEST_F(PrisonImport, WatchedFolderImportsDroppedFiles) {
   auto watch = dir_.path() / "inbox";
   std::filesystem::create_directories(watch);
   std::vector<std::string> argv =
-      Args({{RELAIS_IMPORT_BIN, "prison"},
-            AgencyFlags(*deployment_, emitter_, broker_->endpoint()),
-            {"--store", (dir_.path() / "mapping.db").string(), "--recipients", "assoc-a", "--today",
-             "2027-01-15", "--watch", watch.string()}});
+      JoinArgs({{RELAIS_IMPORT_BIN, "prison"},
+                AgencyFlags(*deployment_, emitter_, broker_->endpoint()),
+                {"--store", (dir_.path() / "mapping.db").string(), "--recipients", "assoc-a",
+                 "--today", "2027-01-15", "--watch", watch.string()}});
   auto p = Process::Start(argv, dir_.path() / "watch.log");
   ASSERT_TRUE(p);
   ASSERT_TRUE((*p)->WaitForLog("watching", 10s)) << (*p)->Log();

@@ -187,9 +187,9 @@ class InboxBrowser : public ::testing::Test {
     deployment_->Sign();
     broker_ = std::make_unique<BrokerProcess>(*deployment_);
     broker_->Start();
-    common_ = Args({{"--store", (dir_.path() / "inbox.db").string(), "--store-key-file",
-                     (dir_.path() / "store.key").string()},
-                    AgencyFlags(*deployment_, "assoc-a", broker_->endpoint())});
+    common_ = JoinArgs({{"--store", (dir_.path() / "inbox.db").string(), "--store-key-file",
+                         (dir_.path() / "store.key").string()},
+                        AgencyFlags(*deployment_, "assoc-a", broker_->endpoint())});
     ASSERT_EQ(Inbox({"init", "--create-key-file"}).exit_code, 0);
     std::string cmd = "printf 'mot-de-passe-de-test\\n' | " + kInboxBin + " staff add marie";
     for (const auto& a : common_) cmd += " '" + a + "'";

@@ -100,8 +100,8 @@ TEST_F(ConsentScenario, ReceiptShowsWhoReceivedWhatAndWhichPurgesAreUnconfirmed)
   MustPublish(*a, Build(Base(EventKind::kPurgeReceipt, case_ref, {}), "assoc-a"));
 
   auto show = [&](const std::string& as, bool json) {
-    std::vector<std::string> argv = Args({{RelaisBin(), "consent", "show", "--case", case_ref},
-                                          AgencyFlags(*deployment_, as, broker_->endpoint())});
+    std::vector<std::string> argv = JoinArgs({{RelaisBin(), "consent", "show", "--case", case_ref},
+                                              AgencyFlags(*deployment_, as, broker_->endpoint())});
     if (json) argv.push_back("--json");
     return RunCommand(argv);
   };
