@@ -125,12 +125,19 @@ base::Bytes CaseEngine::EmissionId(const std::string& case_ref, schema::EventKin
   return id;
 }
 
+// How far ahead of the broker's clock an agency's clock may be for a consent's start.
+constexpr base::TimeMs kConsentClockSkew = 5 * 60 * 1000;
+
 bool CaseEngine::Covers(const ConsentState& consent, const std::string& case_ref,
                         const schema::Agency& agency, schema::Purpose purpose, schema::Tier tier,
                         base::TimeMs now) const {
   const schema::ConsentTerms& t = consent.terms;
   if (!consent.active || consent.case_ref != case_ref) return false;
-  if (now < t.valid_from || (t.valid_until != 0 && now > t.valid_until)) return false;
+  // A consent collected "now" on an agency's clock a little ahead of the broker's still covers
+  // the referral that follows it (docs/lifecycle.md §4).
+  if (now + kConsentClockSkew < t.valid_from || (t.valid_until != 0 && now > t.valid_until)) {
+    return false;
+  }
   if (tier == schema::Tier::kReferral && t.tier != schema::Tier::kReferral) return false;
   if (purpose != schema::Purpose::kUnspecified && !t.purposes.empty() &&
       std::find(t.purposes.begin(), t.purposes.end(), purpose) == t.purposes.end()) {

@@ -171,6 +171,13 @@ TEST_F(ConsentGate, ExpiredOrNotYetValidConsentDoesNotCover) {
   EXPECT_EQ(Code(Referral({"assoc-a"}), kNow), "ok");
 }
 
+TEST_F(ConsentGate, AConsentStartingAFewMinutesAheadOfTheBrokersClockCovers) {
+  // valid_from = kNow - kDay: an emitter clock 4 minutes ahead is tolerated, 6 minutes is not.
+  ASSERT_TRUE(Publish(Consent("c1", {"assoc-a"})));
+  EXPECT_EQ(Code(Referral({"assoc-a"}), kNow - kDay - 4 * 60 * 1000), "ok");
+  EXPECT_EQ(Code(Referral({"assoc-a"}), kNow - kDay - 6 * 60 * 1000), "consent_missing");
+}
+
 TEST_F(ConsentGate, WithdrawnConsentNoLongerCovers) {
   ASSERT_TRUE(Publish(Consent("c1", {"assoc-a"})));
   auto withdraw = Event(EventKind::kConsentWithdrawn, "hospital", 101);
