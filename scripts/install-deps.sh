@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
   libcpp-httplib-dev libcsv-dev nats-server libnats-dev nlohmann-json3-dev
   chromium chromium-driver fonts-dejavu-core
+  dpkg-dev systemd curl file
 )
 missing=()
 for p in "${packages[@]}"; do

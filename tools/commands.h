@@ -16,6 +16,8 @@ int RunTail(int argc, char** argv);
 int RunAudit(int argc, char** argv);
 int RunAdmin(int argc, char** argv);
 int RunConsent(int argc, char** argv);
+int RunDoctor(int argc, char** argv);
+int RunBackup(int argc, char** argv);
 
 struct Command {
   const char* name;
@@ -34,6 +36,9 @@ inline constexpr Command kCommands[] = {
      RunAdmin},
     {"audit", "verify, replay, report on and rebuild from a journal; witness checkpoints",
      RunAudit},
+    {"doctor", "check a deployment (keys, registry, broker, journal, disk) and say what to fix",
+     RunDoctor},
+    {"backup", "hot copy of a live journal (SQLite online backup), chain-checked", RunBackup},
 };
 
 }  // namespace relais::tools
