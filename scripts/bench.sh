@@ -9,6 +9,9 @@ out=$root/bench-results
 mkdir -p "$out"
 for b in "$root"/build-release/tests/bench/relais_bench_*; do
   [ -x "$b" ] || continue
+  # RELAIS_BENCH_ONLY=e2e runs only the benchmarks whose name contains it (the options after
+  # bench.sh are passed to each benchmark run).
+  [[ "$(basename "$b")" == *"${RELAIS_BENCH_ONLY:-}"* ]] || continue
   echo "== $(basename "$b")"
   "$b" --out "$out/$(basename "$b").json" "$@"
 done

@@ -1,0 +1,306 @@
+// The relais side of relais_bench_e2e: a real relaisd (its SQLite journal under the measured
+// directory, CURVE with registry keys) serving a deployment made by the real `relais` CLI, 3
+// receiving associations subscribed through the SDK and acking every delivery, P publishers
+// ("hospital", SDK SubmitPublish/PollAcks with `window` in flight each) publishing envelopes
+// sealed for the 3 recipients before timing starts.
+//
+// Phases, one broker and one journal: fixed load (fixed_events at fixed_rate), saturation
+// (events), and with --backlog B: B events for an offline 4th association (never subscribed),
+// then saturation again with them waiting. Then SIGKILL and restart timing, and a graceful stop
+// to measure the journal's bytes per event.
+#include <signal.h>
+
+#include <cstdio>
+#include <latch>
+#include <thread>
+#include <unordered_map>
+
+#include "adapters/sdk/envelope_builder.h"
+#include "base/clock.h"
+#include "crypto/random.h"
+#include "tests/bench/e2e_systems.h"
+#include "tests/harness/harness.h"
+
+namespace relais::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kPublisher = "hospital";
+const std::vector<std::string> kReceivers = {"assoc-1", "assoc-2", "assoc-3"};
+constexpr const char* kOffline = "assoc-offline";
+
+std::string Key(const base::Bytes& b) { return std::string(b.begin(), b.end()); }
+
+struct Shared {
+  const LoadSpec* spec = nullptr;
+  const testing::Deployment* deployment = nullptr;
+  std::string endpoint;
+  std::vector<schema::Envelope> envelopes;
+  std::vector<base::Bytes> event_ids;
+  std::unordered_map<std::string, size_t> by_event_id;
+  std::unordered_map<std::string, size_t> by_signature;
+  Recorder* recorder = nullptr;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> t0{0};
+  std::atomic<size_t> errors{0};
+};
+
+schema::Header ReferralHeader(const std::vector<std::string>& recipients, base::TimeMs now) {
+  schema::Header h;
+  h.kind = schema::EventKind::kReferral;
+  h.referral_kind = schema::ReferralKind::kHospitalDischarge;
+  h.case_ref = crypto::NewCaseRef();
+  h.recipients = recipients;
+  h.tier = schema::Tier::kNotice;
+  h.legal_basis = schema::LegalBasis::kNoticeAllowed;
+  h.purpose = schema::Purpose::kHousing;
+  h.actor = "bench-01";
+  h.due_at = now + 5 * base::kMsPerDay;
+  return h;
+}
+
+schema::ReferralBody Body(size_t free_text_bytes, base::TimeMs due) {
+  schema::ReferralBody body;
+  body.exit_place = "Service de medecine interne";
+  body.referrer.name = "Assistante sociale (banc d'essai)";
+  body.exit_date = due;
+  body.free_text.assign(free_text_bytes, 'x');
+  return body;
+}
+
+// The free-text length that makes the sealed body `target` bytes (within a few).
+size_t CalibrateFreeText(const schema::Registry& registry, const crypto::AgencyIdentity& me,
+                         size_t target) {
+  base::SystemClock clock;
+  size_t text = 0;
+  for (int round = 0; round < 3; ++round) {
+    schema::Header h = ReferralHeader(kReceivers, clock.NowMs());
+    auto env = sdk::BuildEnvelope(h, schema::EventBody(Body(text, h.due_at)), registry, me, clock);
+    if (!env) throw std::runtime_error("cannot build envelope: " + env.error().ToString());
+    const size_t got = env->body.size();
+    if (got == target) break;
+    text = got < target ? text + (target - got) : text - std::min(text, got - target);
+  }
+  return text;
+}
+
+// Seals envelopes [begin, end) for `recipients` on `threads` threads.
+void Seal(Shared& sh, const schema::Registry& registry, const crypto::AgencyIdentity& me,
+          size_t begin, size_t end, const std::vector<std::string>& recipients, size_t text) {
+  std::vector<std::thread> threads;
+  const size_t n = std::max<size_t>(1, sh.spec->seal_threads);
+  for (size_t t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      base::SystemClock clock;
+      for (size_t i = begin + t; i < end; i += n) {
+        schema::Header h = ReferralHeader(recipients, clock.NowMs());
+        h.event_id = crypto::NewEventId(clock.NowMs());
+        sh.event_ids[i] = h.event_id;
+        auto env =
+            sdk::BuildEnvelope(h, schema::EventBody(Body(text, h.due_at)), registry, me, clock);
+        if (!env) throw std::runtime_error("cannot build envelope: " + env.error().ToString());
+        sh.envelopes[i] = std::move(env).value();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+void Publisher(Shared& sh, size_t p, size_t begin, size_t end, double rate, std::latch& connected,
+               std::latch& go) {
+  const LoadSpec& spec = *sh.spec;
+  const crypto::AgencyIdentity me = sh.deployment->Identity(kPublisher);
+  auto client = testing::ConnectClient(*sh.deployment, me, sh.endpoint);
+  connected.count_down();
+  go.wait();
+  const int64_t t0 = sh.t0.load();
+  auto drain = [&](std::chrono::milliseconds timeout) {
+    for (auto& r : client->PollAcks(timeout)) {
+      const auto it = sh.by_event_id.find(Key(r.event_id));
+      if (it == sh.by_event_id.end()) continue;
+      if (r.outcome) {
+        sh.recorder->Acked(it->second);
+      } else {
+        if (sh.errors++ < 5)
+          std::fprintf(stderr, "publish: %s\n", r.outcome.error().ToString().c_str());
+        sh.recorder->Failed(it->second);
+      }
+    }
+  };
+  size_t k = 0;
+  for (size_t i = begin + p; i < end; i += spec.publishers, ++k) {
+    if (rate > 0) {
+      const int64_t due = DueAt(t0, i - begin, rate);
+      for (int64_t now = base::MonotonicMicros(); now < due; now = base::MonotonicMicros()) {
+        if (due - now >= 1000) {
+          drain(std::chrono::milliseconds((due - now) / 1000));
+        } else {
+          drain(0ms);
+          std::this_thread::sleep_for(std::chrono::microseconds(due - base::MonotonicMicros()));
+        }
+      }
+    }
+    while (client->PublishesInFlight() >= spec.window) drain(100ms);
+    sh.recorder->Submitted(i);
+    auto s = client->SubmitPublish(sh.envelopes[i], sdk::DeadlineAfter(spec.phase_timeout_s * 1s));
+    if (!s) sh.recorder->Failed(i);
+    if (rate > 0 || k % 8 == 0) drain(0ms);
+  }
+  while (client->PublishesInFlight() > 0) drain(100ms);
+}
+
+void Subscriber(Shared& sh, size_t k, std::latch& ready) {
+  const crypto::AgencyIdentity me = sh.deployment->Identity(kReceivers[k]);
+  auto client = testing::ConnectClient(*sh.deployment, me, sh.endpoint);
+  schema::Subscribe subscribe;
+  subscribe.resume = schema::Subscribe::Resume::kStoredCursor;
+  subscribe.credit = static_cast<uint32_t>(sh.spec->credit);
+  auto s = client->Subscribe(subscribe);
+  if (!s) std::fprintf(stderr, "subscribe: %s\n", s.error().ToString().c_str());
+  ready.count_down();
+  while (!sh.stop.load()) {
+    auto d = client->Next(50ms);
+    if (!d) {
+      if (sh.errors++ < 5) std::fprintf(stderr, "next: %s\n", d.error().ToString().c_str());
+      continue;
+    }
+    if (!d->has_value()) continue;
+    const auto it = sh.by_signature.find(Key((*d)->envelope.signature));
+    if (it != sh.by_signature.end()) sh.recorder->Delivered(k, it->second);
+    (void)client->Ack((*d)->seq);
+  }
+}
+
+PhaseResult RunPhase(Shared& sh, pid_t broker, const std::string& name, size_t begin, size_t end,
+                     double rate, bool to_subscribers, SystemResult* out) {
+  const LoadSpec& spec = *sh.spec;
+  std::latch connected(static_cast<ptrdiff_t>(spec.publishers)), go(1);
+  std::vector<std::thread> threads;
+  for (size_t p = 0; p < spec.publishers; ++p) {
+    threads.emplace_back([&, p] { Publisher(sh, p, begin, end, rate, connected, go); });
+  }
+  connected.wait();
+  const ProcSample before = SampleProcess(broker);
+  sh.t0 = base::MonotonicMicros();
+  go.count_down();
+  for (auto& t : threads) t.join();
+  const bool complete =
+      sh.recorder->WaitDone(begin, end, to_subscribers, std::chrono::seconds(spec.phase_timeout_s));
+  const ProcSample after = SampleProcess(broker);
+  PhaseResult r = ComputePhase(*sh.recorder, begin, end, to_subscribers);
+  r.system = "relais";
+  r.phase = name;
+  r.offered_per_s = rate;
+  r.complete = complete;
+  r.server_cpu_us_per_event =
+      static_cast<double>(after.cpu_us - before.cpu_us) / static_cast<double>(end - begin);
+  if (name == "saturation") {
+    for (const auto& [thread, us] : after.thread_cpu_us) {
+      const auto it = before.thread_cpu_us.find(thread);
+      const int64_t was = it == before.thread_cpu_us.end() ? 0 : it->second;
+      out->thread_cpu_us_per_event[thread] =
+          static_cast<double>(us - was) / static_cast<double>(end - begin);
+    }
+  }
+  std::printf("  relais %-24s %8zu events %10.0f events/s%s\n", name.c_str(), end - begin,
+              r.events_per_s, complete ? "" : "  (TIMED OUT)");
+  std::fflush(stdout);
+  return r;
+}
+
+// SIGKILL, restart on the same journal, time until ready and until a publish is acked again.
+void MeasureRestart(Shared& sh, testing::BrokerProcess& broker, size_t probe, SystemResult* out) {
+  out->has_restart = true;
+  out->restart.journal_bytes = DirectoryBytes(broker.journal().parent_path().string()) -
+                               DirectoryBytes((broker.journal().parent_path() / "keys").string());
+  broker.Kill();
+  const int64_t t = base::MonotonicMicros();
+  broker.Start();
+  out->restart.kill_to_ready_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+  const crypto::AgencyIdentity me = sh.deployment->Identity(kPublisher);
+  auto client = testing::ConnectClient(*sh.deployment, me, broker.endpoint());
+  auto r = client->Publish(sh.envelopes[probe], sdk::DeadlineAfter(60s));
+  out->restart.kill_to_first_publish_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+  if (!r) std::fprintf(stderr, "publish after restart: %s\n", r.error().ToString().c_str());
+}
+
+}  // namespace
+
+SystemResult RunRelais(const LoadSpec& spec) {
+  SystemResult out;
+  out.system = "relais";
+  out.store_fsynced_per_commit = true;
+  testing::TempDir tmp;  // under $TMPDIR, set by main to the measured disk
+  testing::Deployment deployment(tmp.path());
+  testing::AddHospitalAndAssociations(deployment, kReceivers);
+  if (spec.backlog > 0) deployment.Add({kOffline, "association", {"--may-receive"}});
+  deployment.Sign();
+  auto version = testing::RunCommand({testing::RelaisdBin(), "--version"});
+  out.version = version.exit_code == 0 ? version.output.substr(0, version.output.find('\n'))
+                                       : "relaisd (this tree)";
+
+  Shared sh;
+  sh.spec = &spec;
+  sh.deployment = &deployment;
+  const size_t fixed_end = spec.fixed_events, sat_end = fixed_end + spec.events;
+  const size_t backlog_end = sat_end + spec.backlog;
+  const size_t second_end = spec.backlog > 0 ? backlog_end + spec.events : backlog_end;
+  const size_t total = second_end + 1;  // + the probe published after the restart
+  std::printf("relais: sealing %zu envelopes (%zu-byte sealed bodies)...\n", total,
+              spec.body_bytes);
+  std::fflush(stdout);
+  int64_t t = base::MonotonicMicros();
+  {
+    const schema::Registry registry = deployment.Registry();
+    const crypto::AgencyIdentity me = deployment.Identity(kPublisher);
+    const size_t text = CalibrateFreeText(registry, me, spec.body_bytes);
+    sh.envelopes.resize(total);
+    sh.event_ids.resize(total);
+    Seal(sh, registry, me, 0, sat_end, kReceivers, text);
+    Seal(sh, registry, me, sat_end, backlog_end, {kOffline}, text);
+    Seal(sh, registry, me, backlog_end, total, kReceivers, text);
+  }
+  out.prepare_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+  for (size_t i = 0; i < total; ++i) {
+    sh.by_event_id[Key(sh.event_ids[i])] = i;
+    sh.by_signature[Key(sh.envelopes[i].signature)] = i;
+  }
+  Recorder recorder(total, kReceivers.size());
+  sh.recorder = &recorder;
+
+  testing::BrokerProcess broker(deployment);
+  broker.Start();
+  sh.endpoint = broker.endpoint();
+  const pid_t pid = broker.process()->pid();
+  out.idle_rss_kib = SampleProcess(pid).rss_kib;
+  std::latch ready(static_cast<ptrdiff_t>(kReceivers.size()));
+  std::vector<std::thread> subscribers;
+  for (size_t k = 0; k < kReceivers.size(); ++k) {
+    subscribers.emplace_back([&, k] { Subscriber(sh, k, ready); });
+  }
+  ready.wait();
+  if (fixed_end > 0) {
+    out.phases.push_back(
+        RunPhase(sh, pid, "fixed_load", 0, fixed_end, spec.fixed_rate, true, &out));
+  }
+  out.phases.push_back(RunPhase(sh, pid, "saturation", fixed_end, sat_end, 0, true, &out));
+  if (spec.backlog > 0) {
+    out.phases.push_back(RunPhase(sh, pid, "backlog_fill", sat_end, backlog_end, 0, false, &out));
+    out.phases.push_back(
+        RunPhase(sh, pid, "saturation_with_backlog", backlog_end, second_end, 0, true, &out));
+  }
+  sh.stop = true;
+  for (auto& s : subscribers) s.join();
+  out.peak_rss_kib = SampleProcess(pid).hwm_kib;
+  out.failures = recorder.failures();
+  out.restart.journal_events = second_end;
+  if (spec.restart) MeasureRestart(sh, broker, second_end, &out);
+  broker.Stop();  // graceful: the WAL is checkpointed into the database file
+  out.store_bytes_per_event = static_cast<double>(DirectoryBytes(tmp.path().string()) -
+                                                  DirectoryBytes((tmp.path() / "keys").string())) /
+                              static_cast<double>(second_end);
+  return out;
+}
+
+}  // namespace relais::bench

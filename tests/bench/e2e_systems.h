@@ -1,0 +1,67 @@
+// The two systems relais_bench_e2e drives with the same workload: relais (a real relaisd with
+// its SQLite journal, CURVE, 3 receiving agencies) and NATS JetStream (Debian's nats-server,
+// file storage, R1, cnats), each started by the benchmark on loopback in a temporary directory.
+#ifndef RELAIS_TESTS_BENCH_E2E_SYSTEMS_H_
+#define RELAIS_TESTS_BENCH_E2E_SYSTEMS_H_
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/bench/e2e_recorder.h"
+
+namespace relais::bench {
+
+struct LoadSpec {
+  size_t events = 50'000;        // per saturation phase
+  size_t fixed_events = 10'000;  // at fixed_rate
+  double fixed_rate = 1000;      // events/s offered in the fixed-load phase
+  size_t publishers = 4;
+  size_t window = 256;  // publishes in flight per publisher
+  size_t subscribers = 3;
+  size_t credit = 1000;       // relais subscription credit / JetStream fetch batch x 4
+  size_t body_bytes = 1024;   // sealed body (relais) / payload (JetStream)
+  size_t backlog = 0;         // relais: undelivered events for an offline 4th agency
+  bool restart = true;        // relais: SIGKILL and restart timing at the end
+  int phase_timeout_s = 600;  // give up on a phase after this
+  std::filesystem::path dir;  // on the disk being measured (not tmpfs)
+  size_t seal_threads = 2;
+};
+
+struct RestartResult {
+  size_t journal_events = 0;
+  int64_t journal_bytes = 0;
+  double kill_to_ready_s = 0;          // relaisd started again until it logs relaisd_ready
+  double kill_to_first_publish_s = 0;  // ... until a new publish is durably acked
+};
+
+struct SystemResult {
+  std::string system;
+  std::string version;
+  std::string error;  // non-empty: the system could not be measured
+  std::vector<PhaseResult> phases;
+  int64_t idle_rss_kib = 0;
+  int64_t peak_rss_kib = 0;
+  double store_bytes_per_event = 0;  // journal / stream store on disk after the run
+  bool store_fsynced_per_commit = false;
+  // Server CPU per event by thread name during the saturation phase.
+  std::map<std::string, double> thread_cpu_us_per_event;
+  size_t failures = 0;   // publishes not acknowledged ok, over the whole run
+  double prepare_s = 0;  // sealing / payload generation before timing (not measured)
+  RestartResult restart;
+  bool has_restart = false;
+};
+
+SystemResult RunRelais(const LoadSpec& spec);
+SystemResult RunJetStream(const LoadSpec& spec);
+
+// The scheduled submit time of the k-th event of a paced phase (rate events/s from t0).
+inline int64_t DueAt(int64_t t0, size_t k, double rate) {
+  return t0 + static_cast<int64_t>(static_cast<double>(k) * 1e6 / rate);
+}
+
+}  // namespace relais::bench
+
+#endif  // RELAIS_TESTS_BENCH_E2E_SYSTEMS_H_
