@@ -66,7 +66,26 @@ base::Status JournalReader::Iterate(const std::string& where, const std::vector<
       scope == ReadScope::kWithSealed ? internal::kEntryColumns : internal::kEntryMetadataColumns;
   std::string sql =
       std::string("SELECT ") + columns + " FROM entries e WHERE " + where + " ORDER BY e.seq";
-  RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql.c_str()));
+  CachedQuery& cached = queries_[sql];
+  std::unique_ptr<Stmt> own;  // a nested read of the same query while the cached one is busy
+  if (cached.busy || cached.stmt == nullptr) {
+    RELAIS_ASSIGN_OR_RETURN(Stmt prepared, db_->Prepare(sql.c_str()));
+    own = std::make_unique<Stmt>(std::move(prepared));
+    if (!cached.busy) cached.stmt = std::move(own);
+  }
+  const bool use_cached = own == nullptr;
+  Stmt& stmt = use_cached ? *cached.stmt : *own;
+  if (use_cached) cached.busy = true;
+  // Whatever the exit, the statement is reset: a statement left mid-read would pin the WAL.
+  struct Release {
+    Stmt& stmt;
+    bool* busy;
+    ~Release() {
+      stmt.Reset();
+      if (busy != nullptr) *busy = false;
+    }
+  } release{stmt, use_cached ? &cached.busy : nullptr};
+  stmt.Reset();
   int index = 1;
   for (int64_t v : ints) stmt.Bind(index++, v);
   if (text != nullptr) stmt.Bind(index, *text);
@@ -74,10 +93,7 @@ base::Status JournalReader::Iterate(const std::string& where, const std::vector<
     RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading entries"));
     if (!row) return base::Ok();
     RELAIS_ASSIGN_OR_RETURN(StoredEntry entry, internal::ReadEntry(stmt));
-    if (!visit(entry)) {
-      stmt.Reset();
-      return base::Ok();
-    }
+    if (!visit(entry)) return base::Ok();
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,7 +29,8 @@ namespace relais::journal {
 
 namespace internal {
 class Db;
-}
+class Stmt;
+}  // namespace internal
 
 struct ReaderOptions {
   std::filesystem::path path;
@@ -112,6 +114,14 @@ class JournalReader {
                        const std::string* text_arg, const EntryVisitor& visit, ReadScope scope);
 
   std::unique_ptr<internal::Db> db_;
+  // Entry queries prepared once (the broker reads one entry per delivery: re-parsing the SQL each
+  // time was a quarter of its I/O thread). `busy` while a visit is under way, so a visitor that
+  // reads again gets a statement of its own. Readers are used by one thread at a time.
+  struct CachedQuery {
+    std::unique_ptr<internal::Stmt> stmt;
+    bool busy = false;
+  };
+  std::map<std::string, CachedQuery> queries_;
 };
 
 }  // namespace relais::journal
