@@ -392,6 +392,13 @@ void CaseEngine::ApplyBrokerEvent(const schema::Header& h, CaseState& c) {
 Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryView* registry,
                           base::TimeMs now) {
   (void)now;  // part of the contract for future time-dependent effects; state uses header times
+  Effects fx = ApplyEvent(h, seq, registry);
+  Rearm(h.case_ref);
+  return fx;
+}
+
+Effects CaseEngine::ApplyEvent(const schema::Header& h, uint64_t seq,
+                               const RegistryView* registry) {
   Effects fx;
   if (h.kind == EventKind::kConsentGranted && h.consent) {
     consents_[h.consent->consent_id] = ConsentState{*h.consent, h.case_ref, h.emitter, true};
@@ -524,41 +531,51 @@ Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryV
 
 std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView& registry) {
   std::vector<Emission> out;
-  for (auto& [ref, c] : cases_) {
-    if (IsTerminal(c.state) || c.withdrawn) continue;
-    const DeadlinePolicy p = Policy(c.referral_kind);
-    base::TimeMs accept_by = c.due_at - p.accept_lead;
-    base::TimeMs reminder_at = accept_by - p.accept_lead / 2;
-    base::TimeMs pickup_by = c.due_at + p.pickup_grace;
-    if (c.state == State::kReferred) {
-      if (!c.reminder_fired && now >= reminder_at && now < accept_by) {
-        c.reminder_fired = true;
-        std::vector<std::string> pending;
-        for (const auto& cand : c.candidates) {
-          if (!c.declined.count(cand)) pending.push_back(cand);
-        }
-        if (!pending.empty()) {
-          out.push_back(
-              MakeEmission(c, EventKind::kReminder, "reminder", pending, c.arming_event_id));
-        }
-      }
-      if (!c.escalation_fired && now >= accept_by) {
-        c.escalation_fired = true;
-        c.reminder_fired = true;
-        out.push_back(MakeEmission(c, EventKind::kEscalation, "not_accepted", Escalees(c, registry),
-                                   c.arming_event_id));
-      }
-    }
-    bool awaiting_pickup = c.state == State::kReferred || c.state == State::kAccepted ||
-                           c.state == State::kHandedOver || c.state == State::kUnplaced;
-    if (awaiting_pickup && !c.rupture_fired && now >= pickup_by) {
-      c.rupture_fired = true;
-      std::vector<std::string> to = Escalees(c, registry);
-      if (!c.acceptor.empty() && !Contains(to, c.acceptor)) to.push_back(c.acceptor);
-      out.push_back(MakeEmission(c, EventKind::kRupture, "rupture", to, c.arming_event_id));
-    }
+  std::vector<std::string> due;
+  for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) {
+    due.push_back(it->second);
+  }
+  for (const auto& ref : due) {
+    FireDue(cases_.at(ref), now, registry, out);
+    Rearm(ref);
   }
   return out;
+}
+
+void CaseEngine::FireDue(CaseState& c, base::TimeMs now, const RegistryView& registry,
+                         std::vector<Emission>& out) {
+  if (IsTerminal(c.state) || c.withdrawn) return;
+  const DeadlinePolicy p = Policy(c.referral_kind);
+  base::TimeMs accept_by = c.due_at - p.accept_lead;
+  base::TimeMs reminder_at = accept_by - p.accept_lead / 2;
+  base::TimeMs pickup_by = c.due_at + p.pickup_grace;
+  if (c.state == State::kReferred) {
+    if (!c.reminder_fired && now >= reminder_at && now < accept_by) {
+      c.reminder_fired = true;
+      std::vector<std::string> pending;
+      for (const auto& cand : c.candidates) {
+        if (!c.declined.count(cand)) pending.push_back(cand);
+      }
+      if (!pending.empty()) {
+        out.push_back(
+            MakeEmission(c, EventKind::kReminder, "reminder", pending, c.arming_event_id));
+      }
+    }
+    if (!c.escalation_fired && now >= accept_by) {
+      c.escalation_fired = true;
+      c.reminder_fired = true;
+      out.push_back(MakeEmission(c, EventKind::kEscalation, "not_accepted", Escalees(c, registry),
+                                 c.arming_event_id));
+    }
+  }
+  bool awaiting_pickup = c.state == State::kReferred || c.state == State::kAccepted ||
+                         c.state == State::kHandedOver || c.state == State::kUnplaced;
+  if (awaiting_pickup && !c.rupture_fired && now >= pickup_by) {
+    c.rupture_fired = true;
+    std::vector<std::string> to = Escalees(c, registry);
+    if (!c.acceptor.empty() && !Contains(to, c.acceptor)) to.push_back(c.acceptor);
+    out.push_back(MakeEmission(c, EventKind::kRupture, "rupture", to, c.arming_event_id));
+  }
 }
 
 void CaseEngine::Unfire(const Emission& e) {
@@ -577,21 +594,42 @@ void CaseEngine::Unfire(const Emission& e) {
     default:
       break;
   }
+  Rearm(e.header.case_ref);
 }
 
 base::TimeMs CaseEngine::NextTimer() const {
+  return timers_.empty() ? std::numeric_limits<base::TimeMs>::max() : timers_.begin()->first;
+}
+
+// Mirrors FireDue's conditions: the earliest of the timers that can still fire.
+base::TimeMs CaseEngine::NextDue(const CaseState& c) const {
   base::TimeMs next = std::numeric_limits<base::TimeMs>::max();
-  for (const auto& [ref, c] : cases_) {
-    if (IsTerminal(c.state) || c.withdrawn) continue;
-    const DeadlinePolicy p = Policy(c.referral_kind);
-    base::TimeMs accept_by = c.due_at - p.accept_lead;
-    if (c.state == State::kReferred) {
-      if (!c.reminder_fired) next = std::min(next, accept_by - p.accept_lead / 2);
-      if (!c.escalation_fired) next = std::min(next, accept_by);
+  if (IsTerminal(c.state) || c.withdrawn) return next;
+  const DeadlinePolicy p = Policy(c.referral_kind);
+  base::TimeMs accept_by = c.due_at - p.accept_lead;
+  if (c.state == State::kReferred) {
+    if (!c.reminder_fired && !c.escalation_fired) {
+      next = std::min(next, accept_by - p.accept_lead / 2);
     }
-    if (!c.rupture_fired) next = std::min(next, c.due_at + p.pickup_grace);
+    if (!c.escalation_fired) next = std::min(next, accept_by);
   }
+  bool awaiting_pickup = c.state == State::kReferred || c.state == State::kAccepted ||
+                         c.state == State::kHandedOver || c.state == State::kUnplaced;
+  if (awaiting_pickup && !c.rupture_fired) next = std::min(next, c.due_at + p.pickup_grace);
   return next;
+}
+
+void CaseEngine::Rearm(const std::string& case_ref) {
+  if (auto old = timer_of_.find(case_ref); old != timer_of_.end()) {
+    timers_.erase({old->second, case_ref});
+    timer_of_.erase(old);
+  }
+  auto it = cases_.find(case_ref);
+  if (it == cases_.end()) return;
+  base::TimeMs next = NextDue(it->second);
+  if (next == std::numeric_limits<base::TimeMs>::max()) return;
+  timers_.insert({next, case_ref});
+  timer_of_[case_ref] = next;
 }
 
 }  // namespace relais::broker

@@ -137,6 +137,12 @@ class CaseEngine {
   const Counts& counts() const { return counts_; }
 
  private:
+  Effects ApplyEvent(const schema::Header& header, uint64_t seq, const RegistryView* registry);
+  // The earliest time a timer of `c` may fire (INT64_MAX: none), and its place in timers_.
+  base::TimeMs NextDue(const CaseState& c) const;
+  void Rearm(const std::string& case_ref);
+  void FireDue(CaseState& c, base::TimeMs now, const RegistryView& registry,
+               std::vector<Emission>& out);
   base::Status CheckConsent(const schema::Header& header, const RegistryView& registry,
                             base::TimeMs now) const;
   bool Covers(const ConsentState& consent, const std::string& case_ref,
@@ -150,6 +156,9 @@ class CaseEngine {
 
   CaseEngineOptions options_;
   std::map<std::string, CaseState> cases_;
+  // Armed cases by their next timer, so a tick costs the cases due, not every open case.
+  std::set<std::pair<base::TimeMs, std::string>> timers_;
+  std::map<std::string, base::TimeMs> timer_of_;
   // Entries of cases that have no referral yet (a consent recorded first): their seqs and
   // recipients join the case at its referral, so a withdrawal withholds and purges them too.
   struct EarlyEntries {
