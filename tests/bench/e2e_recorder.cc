@@ -168,4 +168,19 @@ int64_t DirectoryBytes(const std::string& path) {
   return total;
 }
 
+double CpuPerEvent(const ProcSample& before, const ProcSample& after, size_t events) {
+  return static_cast<double>(after.cpu_us - before.cpu_us) / static_cast<double>(events);
+}
+
+std::map<std::string, double> ThreadCpuPerEvent(const ProcSample& before, const ProcSample& after,
+                                                size_t events) {
+  std::map<std::string, double> out;
+  for (const auto& [thread, us] : after.thread_cpu_us) {
+    const auto it = before.thread_cpu_us.find(thread);
+    const int64_t was = it == before.thread_cpu_us.end() ? 0 : it->second;
+    out[thread] = static_cast<double>(us - was) / static_cast<double>(events);
+  }
+  return out;
+}
+
 }  // namespace relais::bench

@@ -73,6 +73,10 @@ struct ProcSample {
   std::map<std::string, int64_t> thread_cpu_us;  // by /proc/<pid>/task/<tid>/comm
 };
 ProcSample SampleProcess(pid_t pid);
+// CPU time per event between two samples: the whole process, and by thread name.
+double CpuPerEvent(const ProcSample& before, const ProcSample& after, size_t events);
+std::map<std::string, double> ThreadCpuPerEvent(const ProcSample& before, const ProcSample& after,
+                                                size_t events);
 
 int64_t Percentile(std::vector<int64_t> v, double p);
 std::string Uptime();  // the output of `uptime`, trimmed

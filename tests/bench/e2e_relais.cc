@@ -193,15 +193,9 @@ PhaseResult RunPhase(Shared& sh, pid_t broker, const std::string& name, size_t b
   r.phase = name;
   r.offered_per_s = rate;
   r.complete = complete;
-  r.server_cpu_us_per_event =
-      static_cast<double>(after.cpu_us - before.cpu_us) / static_cast<double>(end - begin);
+  r.server_cpu_us_per_event = CpuPerEvent(before, after, end - begin);
   if (name == "saturation") {
-    for (const auto& [thread, us] : after.thread_cpu_us) {
-      const auto it = before.thread_cpu_us.find(thread);
-      const int64_t was = it == before.thread_cpu_us.end() ? 0 : it->second;
-      out->thread_cpu_us_per_event[thread] =
-          static_cast<double>(us - was) / static_cast<double>(end - begin);
-    }
+    out->thread_cpu_us_per_event = ThreadCpuPerEvent(before, after, end - begin);
   }
   std::printf("  relais %-24s %8zu events %10.0f events/s%s\n", name.c_str(), end - begin,
               r.events_per_s, complete ? "" : "  (TIMED OUT)");
