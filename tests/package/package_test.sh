@@ -7,8 +7,11 @@
 # relaisd serves (/healthz, `relais admin`, `relais doctor`), keeps its state private, and stops
 # cleanly on SIGTERM with a journal that verifies. Also checks `cmake --install` into a prefix.
 #
-# Needs root (to switch to the unprivileged user); CI runs as root. Never touches the real
-# system: everything lives in a temporary directory.
+# Needs root (to switch to the unprivileged user); CI runs as root. Everything above lives in a
+# temporary directory. Then, only when relais is not already installed on this machine (CI's
+# throw-away machine), it installs the package for real with dpkg -i (postinst: the `relais`
+# user, /var/lib/relais 0700, /etc/relais root:relais 0750) and purges it again, checking that the
+# purge removes the binaries and keeps the state directory.
 #
 # Usage: package_test.sh BUILD_DIR
 set -uo pipefail
@@ -253,6 +256,27 @@ if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
 else
   cat "$work/install.log" >&2
   fail "cmake --install failed"
+fi
+
+# --- dpkg -i on this machine, then purge ----------------------------------------------------------
+if dpkg-query -W -f='${Status}' relais 2>/dev/null | grep -q "install ok installed"; then
+  echo "note: relais is installed on this machine; the real dpkg -i/--purge check is not run"
+else
+  if dpkg -i "$deb" >"$work/dpkg.log" 2>&1; then
+    id relais >/dev/null 2>&1 || fail "postinst did not create the relais user"
+    [[ "$(stat -c '%U %a' /var/lib/relais 2>/dev/null)" == "relais 700" ]] ||
+      fail "postinst: /var/lib/relais is not relais 0700"
+    [[ "$(stat -c '%U:%G %a' /etc/relais 2>/dev/null)" == "root:relais 750" ]] ||
+      fail "postinst: /etc/relais is not root:relais 0750"
+    /usr/bin/relaisd --help >/dev/null || fail "installed /usr/bin/relaisd --help failed"
+    dpkg --purge relais >>"$work/dpkg.log" 2>&1 || fail "dpkg --purge failed"
+    [[ ! -e /usr/bin/relaisd ]] || fail "purge left /usr/bin/relaisd"
+    [[ -d /var/lib/relais ]] || fail "purge deleted /var/lib/relais (journals and keys live there)"
+    ok "dpkg -i (postinst) and dpkg --purge on this machine"
+  else
+    cat "$work/dpkg.log" >&2
+    fail "dpkg -i failed"
+  fi
 fi
 
 if [[ $failures -ne 0 ]]; then
