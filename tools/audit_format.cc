@@ -29,7 +29,6 @@ std::string CsvField(std::string_view text) {
   return out + "\"";
 }
 
-
 std::string Hours(base::TimeMs ms, bool any) {
   if (!any) return "-";
   char buf[32];

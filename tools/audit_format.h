@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "base/html.h"
 #include "base/clock.h"
+#include "base/html.h"
 #include "base/status.h"
 
 namespace relais::tools {

@@ -154,7 +154,6 @@ std::string CaseRow(const CaseView& c, base::TimeMs now) {
 
 }  // namespace
 
-
 const char* UrgencyClass(base::TimeMs deadline, base::TimeMs now) {
   if (deadline == 0) return "";
   if (deadline - now < 24 * base::kMsPerHour) return "urgent";

@@ -7,15 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "base/html.h"
 #include "adapters/inbox/case_view.h"
 #include "adapters/inbox/store.h"
 #include "base/clock.h"
+#include "base/html.h"
 
 namespace relais::inbox {
 
 using base::HtmlEscape;
-
 
 struct PageContext {
   std::string agency_name;
