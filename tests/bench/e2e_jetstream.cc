@@ -172,30 +172,12 @@ bool CreateStream(const std::string& url, std::string* error) {
 // One phase of [begin, end): P publisher threads, paced at `rate` (0: as fast as they can).
 PhaseResult RunPhase(Shared& sh, pid_t server, const std::string& name, size_t begin, size_t end,
                      double rate, SystemResult* out) {
-  const LoadSpec& spec = *sh.spec;
-  std::latch connected(static_cast<ptrdiff_t>(spec.publishers)), go(1);
-  std::vector<std::thread> threads;
-  for (size_t p = 0; p < spec.publishers; ++p) {
-    threads.emplace_back([&, p] { Publisher(sh, p, begin, end, rate, connected, go); });
-  }
-  connected.wait();
-  const ProcSample before = SampleProcess(server);
-  sh.t0 = base::MonotonicMicros();
-  go.count_down();
-  for (auto& t : threads) t.join();
-  const bool complete =
-      sh.recorder->WaitDone(begin, end, true, std::chrono::seconds(spec.phase_timeout_s));
-  const ProcSample after = SampleProcess(server);
-  PhaseResult r = ComputePhase(*sh.recorder, begin, end, true);
-  r.system = "jetstream";
-  r.phase = name;
-  r.offered_per_s = rate;
-  r.complete = complete;
-  r.server_cpu_us_per_event = CpuPerEvent(before, after, end - begin);
-  if (name == "saturation") {
-    out->thread_cpu_us_per_event = ThreadCpuPerEvent(before, after, end - begin);
-  }
-  return r;
+  return TimedPhase(
+      *sh.spec, *sh.recorder, server, sh.t0, {"jetstream", name, begin, end, rate, true},
+      [&](size_t p, std::latch& connected, std::latch& go) {
+        Publisher(sh, p, begin, end, rate, connected, go);
+      },
+      out);
 }
 
 }  // namespace

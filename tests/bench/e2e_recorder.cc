@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "tests/bench/e2e_systems.h"
 
 namespace relais::bench {
 
@@ -181,6 +182,34 @@ std::map<std::string, double> ThreadCpuPerEvent(const ProcSample& before, const 
     out[thread] = static_cast<double>(us - was) / static_cast<double>(events);
   }
   return out;
+}
+
+PhaseResult TimedPhase(const LoadSpec& spec, Recorder& recorder, pid_t server,
+                       std::atomic<int64_t>& t0, const PhaseSpec& phase,
+                       const PublisherFn& publisher, SystemResult* out) {
+  std::latch connected(static_cast<ptrdiff_t>(spec.publishers)), go(1);
+  std::vector<std::thread> threads;
+  for (size_t p = 0; p < spec.publishers; ++p) {
+    threads.emplace_back([&, p] { publisher(p, connected, go); });
+  }
+  connected.wait();
+  const ProcSample before = SampleProcess(server);
+  t0 = base::MonotonicMicros();
+  go.count_down();
+  for (auto& t : threads) t.join();
+  const bool complete = recorder.WaitDone(phase.begin, phase.end, phase.to_subscribers,
+                                          std::chrono::seconds(spec.phase_timeout_s));
+  const ProcSample after = SampleProcess(server);
+  PhaseResult r = ComputePhase(recorder, phase.begin, phase.end, phase.to_subscribers);
+  r.system = phase.system;
+  r.phase = phase.name;
+  r.offered_per_s = phase.rate;
+  r.complete = complete;
+  r.server_cpu_us_per_event = CpuPerEvent(before, after, phase.end - phase.begin);
+  if (phase.name == "saturation") {
+    out->thread_cpu_us_per_event = ThreadCpuPerEvent(before, after, phase.end - phase.begin);
+  }
+  return r;
 }
 
 }  // namespace relais::bench

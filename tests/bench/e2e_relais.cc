@@ -174,33 +174,12 @@ void Subscriber(Shared& sh, size_t k, std::latch& ready) {
 
 PhaseResult RunPhase(Shared& sh, pid_t broker, const std::string& name, size_t begin, size_t end,
                      double rate, bool to_subscribers, SystemResult* out) {
-  const LoadSpec& spec = *sh.spec;
-  std::latch connected(static_cast<ptrdiff_t>(spec.publishers)), go(1);
-  std::vector<std::thread> threads;
-  for (size_t p = 0; p < spec.publishers; ++p) {
-    threads.emplace_back([&, p] { Publisher(sh, p, begin, end, rate, connected, go); });
-  }
-  connected.wait();
-  const ProcSample before = SampleProcess(broker);
-  sh.t0 = base::MonotonicMicros();
-  go.count_down();
-  for (auto& t : threads) t.join();
-  const bool complete =
-      sh.recorder->WaitDone(begin, end, to_subscribers, std::chrono::seconds(spec.phase_timeout_s));
-  const ProcSample after = SampleProcess(broker);
-  PhaseResult r = ComputePhase(*sh.recorder, begin, end, to_subscribers);
-  r.system = "relais";
-  r.phase = name;
-  r.offered_per_s = rate;
-  r.complete = complete;
-  r.server_cpu_us_per_event = CpuPerEvent(before, after, end - begin);
-  if (name == "saturation") {
-    out->thread_cpu_us_per_event = ThreadCpuPerEvent(before, after, end - begin);
-  }
-  std::printf("  relais %-24s %8zu events %10.0f events/s%s\n", name.c_str(), end - begin,
-              r.events_per_s, complete ? "" : "  (TIMED OUT)");
-  std::fflush(stdout);
-  return r;
+  return TimedPhase(
+      *sh.spec, *sh.recorder, broker, sh.t0, {"relais", name, begin, end, rate, to_subscribers},
+      [&](size_t p, std::latch& connected, std::latch& go) {
+        Publisher(sh, p, begin, end, rate, connected, go);
+      },
+      out);
 }
 
 // SIGKILL, restart on the same journal, time until ready and until a publish is acked again.

@@ -4,8 +4,11 @@
 #ifndef RELAIS_TESTS_BENCH_E2E_SYSTEMS_H_
 #define RELAIS_TESTS_BENCH_E2E_SYSTEMS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <latch>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,6 +59,22 @@ struct SystemResult {
 
 SystemResult RunRelais(const LoadSpec& spec);
 SystemResult RunJetStream(const LoadSpec& spec);
+
+// One timed phase over events [begin, end), the same for both systems: `spec.publishers` threads
+// run `publisher(p, connected, go)`; each connects, counts `connected` down and waits on `go`,
+// which is released with `t0` set. Fills `out`'s per-thread CPU for the saturation phase.
+struct PhaseSpec {
+  std::string system;
+  std::string name;
+  size_t begin = 0;
+  size_t end = 0;
+  double rate = 0;  // events/s offered; 0: as fast as they can
+  bool to_subscribers = true;
+};
+using PublisherFn = std::function<void(size_t p, std::latch& connected, std::latch& go)>;
+PhaseResult TimedPhase(const LoadSpec& spec, Recorder& recorder, pid_t server,
+                       std::atomic<int64_t>& t0, const PhaseSpec& phase,
+                       const PublisherFn& publisher, SystemResult* out);
 
 // The scheduled submit time of the k-th event of a paced phase (rate events/s from t0).
 inline int64_t DueAt(int64_t t0, size_t k, double rate) {
