@@ -18,6 +18,7 @@
 #include "crypto/random.h"
 #include "tests/bench/e2e_systems.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/nats_cluster.h"
 
 namespace relais::bench {
 namespace {
@@ -139,14 +140,6 @@ void Consumer(Shared& sh, size_t k, std::latch& ready) {
   if (nc != nullptr) natsConnection_Destroy(nc);
 }
 
-std::string NatsServerBin() {
-  if (const char* env = std::getenv("NATS_SERVER")) return env;
-  for (const char* p : {"/usr/sbin/nats-server", "/usr/bin/nats-server"}) {
-    if (std::filesystem::exists(p)) return p;
-  }
-  return "nats-server";
-}
-
 bool CreateStream(const std::string& url, std::string* error) {
   natsConnection* nc = nullptr;
   jsCtx* js = nullptr;
@@ -192,21 +185,18 @@ SystemResult RunJetStream(const LoadSpec& spec) {
   }
   out.store_fsynced_per_commit = false;
   testing::TempDir tmp;  // under $TMPDIR, set by main to the measured disk
-  const int port = testing::FreePort();
-  const std::filesystem::path store = tmp.path() / "store";
-  auto server = testing::Process::Start({NatsServerBin(), "-a", "127.0.0.1", "-p",
-                                         std::to_string(port), "-js", "-sd", store.string()},
-                                        tmp.path() / "nats-server.log");
-  if (!server || !(*server)->WaitForLog("Server is ready", std::chrono::seconds(20))) {
-    out.error = "nats-server did not start";
+  auto cluster = testing::NatsCluster::Start(1, tmp.path());
+  if (!cluster) {
+    out.error = "nats-server did not start: " + cluster.error().ToString();
     return out;
   }
-  auto version = testing::RunCommand({NatsServerBin(), "--version"});
+  auto version = testing::RunCommand({testing::NatsServerBin(), "--version"});
   out.version = version.output.substr(0, version.output.find('\n'));
-  const pid_t pid = (*server)->pid();
+  const pid_t pid = (*cluster)->pid(0);
+  const std::filesystem::path store = (*cluster)->store_dir(0);
   Shared sh;
   sh.spec = &spec;
-  sh.url = "nats://127.0.0.1:" + std::to_string(port);
+  sh.url = (*cluster)->urls()[0];
   if (!CreateStream(sh.url, &out.error)) return out;
 
   const size_t total = spec.fixed_events + spec.events;
@@ -238,8 +228,7 @@ SystemResult RunJetStream(const LoadSpec& spec) {
   for (auto& c : consumers) c.join();
   out.peak_rss_kib = SampleProcess(pid).hwm_kib;
   out.failures = recorder.failures();
-  (*server)->Signal(SIGTERM);
-  (*server)->Wait(std::chrono::seconds(20));
+  (*cluster)->Stop(0);
   out.store_bytes_per_event =
       static_cast<double>(DirectoryBytes(store.string())) / static_cast<double>(total);
   return out;
