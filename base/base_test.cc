@@ -2,6 +2,7 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "base/crash_point.h"
 #include "base/status.h"
 
 namespace relais::base {
@@ -72,6 +73,34 @@ TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
   EXPECT_EQ(clock.NowMs(), 1000);
   clock.Advance(kMsPerHour);
   EXPECT_EQ(clock.NowMs(), 1000 + kMsPerHour);
+}
+
+TEST(CrashPointTest, ArmsOnlyKnownPointsWithAPositiveCount) {
+  EXPECT_TRUE(ArmCrashPoint("in_commit").has_value());
+  EXPECT_TRUE(ArmCrashPoint("during_delivery:7").has_value());
+  for (const char* bad :
+       {"in_comit", "in_commit:0", "in_commit:-1", "in_commit:x", "in_commit:3x", ":2"}) {
+    auto st = ArmCrashPoint(bad);
+    ASSERT_FALSE(st.has_value()) << bad;
+    EXPECT_EQ(st.error().code, "bad_crash_point");
+  }
+  EXPECT_TRUE(ArmCrashPoint("").has_value());
+  ReachCrashPoint("in_commit");  // disarmed: nothing happens
+}
+
+TEST(CrashPointDeathTest, AbortsOnTheArmedPassageWithAMarker) {
+  EXPECT_DEATH(
+      {
+        (void)ArmCrashPoint("after_verify:3");
+        ReachCrashPoint("after_receive");
+        ReachCrashPoint("after_verify");
+        ReachCrashPoint("after_verify");
+        ReachCrashPoint("after_verify");
+      },
+      "crash point after_verify reached");
+  (void)ArmCrashPoint("after_verify:2");
+  ReachCrashPoint("after_verify");  // the first passage of two: survives
+  (void)ArmCrashPoint("");
 }
 
 }  // namespace

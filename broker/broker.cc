@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/check.h"
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "broker/publish_check.h"
 #include "crypto/random.h"
@@ -119,6 +120,7 @@ void Broker::HandleInbound(transport::Inbound& in, int64_t now_us) {
 
 void Broker::HandlePublish(const std::string& peer, const std::string& agency,
                            schema::Publish& publish, int64_t now_us) {
+  RELAIS_CRASH_POINT("after_receive");
   if (journal_failed_ || pending_publishes_ >= options_.max_pending_publishes) {
     base::Error e = journal_failed_
                         ? base::FailStop("journal_failed", "the journal stopped after an I/O error")
@@ -173,6 +175,7 @@ void Broker::AdmitVerified(Verified v) {
             &v.header.error(), false, v.received_us);
     return;
   }
+  RELAIS_CRASH_POINT("after_verify");
   Admit(std::move(v));
 }
 
@@ -195,6 +198,7 @@ void Broker::HandleCommitted(Committed& c, int64_t now_us) {
     SendAck(c.peer, c.header.event_id, status, 0, &e, false, c.received_us);
     return;
   }
+  RELAIS_CRASH_POINT("after_commit_before_ack");
   const Appended& a = *c.result;
   // The case engine and the deliveries move before the ack: once the emitter holds the ack of a
   // consent withdrawal, no body of that case is delivered any more.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 
 namespace relais::broker {
@@ -194,6 +195,7 @@ bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, in
     sub.gone = true;
     return false;
   }
+  RELAIS_CRASH_POINT("during_delivery");
   sub.in_flight[seq] = InFlight{attempt, now_us + Backoff(attempt)};
   attempts_[sub.agency][seq] = attempt;
   ++stats_.in_flight;

@@ -159,6 +159,7 @@ base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
   jo.path = options.path;
   jo.checkpoint_every_rows = options.checkpoint_every;
   jo.checkpoint_every_ms = options.checkpoint_interval_ms;
+  jo.vfs = options.vfs;
   RELAIS_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(jo, clock, &broker.sign_secret));
   RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.path, ""}));
   return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader), clock);

@@ -23,6 +23,7 @@ struct JournalStoreOptions {
   std::filesystem::path path;
   uint64_t checkpoint_every = 1000;
   base::TimeMs checkpoint_interval_ms = 60'000;
+  std::string vfs;  // SQLite VFS of the writer; empty for the default (tests inject faults)
 };
 
 class JournalEventStore final : public EventStore {

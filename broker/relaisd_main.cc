@@ -4,11 +4,13 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "broker/broker.h"
 #include "broker/journal_event_store.h"
@@ -16,6 +18,9 @@
 #include "broker/registry_store.h"
 #include "crypto/identity.h"
 #include "crypto/secret.h"
+#ifdef RELAIS_CRASH_POINTS
+#include "broker/journal/testing/fault_vfs.h"
+#endif
 
 namespace po = boost::program_options;
 using namespace relais;
@@ -40,6 +45,7 @@ struct Config {
   std::string log_level;
   std::vector<std::string> deadlines;
   std::string test_clock_file;
+  std::string test_fault_file;  // relaisd_test_hooks only
 };
 
 po::options_description Options(Config& c) {
@@ -78,6 +84,11 @@ po::options_description Options(Config& c) {
       "docs/lifecycle.md)")("test-clock-file", po::value(&c.test_clock_file),
                             "TEST ONLY: read the time from this file (ISO 8601 or integer ms), "
                             "re-read when it changes");
+#ifdef RELAIS_CRASH_POINTS
+  d.add_options()("test-fault-file", po::value(&c.test_fault_file),
+                  "TEST ONLY (relaisd_test_hooks): open the journal through the fault-injecting "
+                  "VFS, whose mode (ok, full, eio, fsync_error) is the first word of this file");
+#endif
   return d;
 }
 
@@ -208,6 +219,14 @@ int Serve(const Config& c) {
   jo.path = c.journal;
   jo.checkpoint_every = c.checkpoint_every;
   jo.checkpoint_interval_ms = c.checkpoint_interval_s * 1000;
+#ifdef RELAIS_CRASH_POINTS
+  if (!c.test_fault_file.empty()) {
+    journal::testing::RegisterFaultVfs();
+    journal::testing::FollowControlFile(c.test_fault_file);
+    jo.vfs = journal::testing::kFaultVfsName;
+    base::LogWarn("test_fault_file", {{"file", c.test_fault_file}});
+  }
+#endif
   auto store = broker::OpenJournalEventStore(jo, clock, *identity);
   if (!store) {
     base::LogError("startup_failed",
@@ -282,6 +301,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   base::SetLogLevel(level);
+#ifdef RELAIS_CRASH_POINTS
+  const char* crash_at = std::getenv("RELAIS_CRASH_AT");
+  if (auto st = base::ArmCrashPoint(crash_at != nullptr ? crash_at : ""); !st) {
+    std::fprintf(stderr, "relaisd: %s\n", st.error().ToString().c_str());
+    return 2;
+  }
+#endif
   crypto::Init();
   return Serve(*config);
 }

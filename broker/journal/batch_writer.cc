@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "base/crash_point.h"
 #include "base/log.h"
 #include "broker/journal/chain.h"
 #include "broker/journal/schema_sql.h"
@@ -91,15 +92,20 @@ base::Status BatchWriter::RunBatch(std::vector<BatchItem>& items) {
   const base::TimeMs now = clock_.NowMs();
   // receivedAt never goes backwards, even if the wall clock does.
   const base::TimeMs received_at = std::max(now, head_.received_at);
+  [[maybe_unused]] bool appended = false;
+  [[maybe_unused]] bool acked = false;
   for (BatchItem& item : items) {
     if (auto* append = std::get_if<PreparedAppend>(&item.op)) {
       auto result = AppendOne(*append, received_at);
       if (!result) return Abort(std::move(result).error());
       item.append_result = std::move(result);
+      appended = true;
     } else {
-      auto result = derived_.Update(std::get<DeliveryUpdate>(item.op));
+      const DeliveryUpdate& update = std::get<DeliveryUpdate>(item.op);
+      auto result = derived_.Update(update);
       if (!result) return Abort(std::move(result).error());
       item.update_result = std::move(result).value();
+      acked = acked || std::holds_alternative<AckDelivery>(update);
     }
   }
   if (base::Status st = derived_.FlushCursors(); !st) return Abort(std::move(st));
@@ -107,6 +113,8 @@ base::Status BatchWriter::RunBatch(std::vector<BatchItem>& items) {
   if (CheckpointDue(now)) {
     if (base::Status st = InsertCheckpoint(now, &written); !st) return Abort(std::move(st));
   }
+  if (appended) RELAIS_CRASH_POINT("in_commit");
+  if (acked) RELAIS_CRASH_POINT("during_cursor_update");
   return Commit(std::move(written));
 }
 

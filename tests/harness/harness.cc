@@ -238,19 +238,25 @@ BrokerProcess::~BrokerProcess() {
 }
 
 void BrokerProcess::Start() {
-  std::vector<std::string> argv = {RelaisdBin(),
-                                   "--listen",
-                                   endpoint(),
-                                   "--journal",
-                                   journal_.string(),
-                                   "--registry",
-                                   deployment_.RegistryFile().string(),
-                                   "--authority-pub",
-                                   deployment_.AuthorityPub().string(),
-                                   "--key",
-                                   deployment_.KeyFile(deployment_.broker_id()).string(),
-                                   "--metrics-listen",
-                                   "127.0.0.1:" + std::to_string(metrics_port_)};
+  std::vector<std::string> argv;
+  if (!env_.empty()) {
+    argv.push_back("/usr/bin/env");
+    argv.insert(argv.end(), env_.begin(), env_.end());
+  }
+  std::vector<std::string> flags = {binary_.empty() ? RelaisdBin() : binary_,
+                                    "--listen",
+                                    endpoint(),
+                                    "--journal",
+                                    journal_.string(),
+                                    "--registry",
+                                    deployment_.RegistryFile().string(),
+                                    "--authority-pub",
+                                    deployment_.AuthorityPub().string(),
+                                    "--key",
+                                    deployment_.KeyFile(deployment_.broker_id()).string(),
+                                    "--metrics-listen",
+                                    "127.0.0.1:" + std::to_string(metrics_port_)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   fs::path log = deployment_.dir() / ("relaisd." + std::to_string(++starts_) + ".log");
   auto p = Process::Start(argv, log);

@@ -123,6 +123,10 @@ class BrokerProcess {
   void Stop();    // SIGTERM and wait
   void Kill();    // SIGKILL and wait
   void Reload();  // SIGHUP
+  // For the next Start()s: another relaisd binary (e.g. relaisd_test_hooks) and environment
+  // variables ("NAME=value", set through /usr/bin/env); empty = RelaisdBin() / inherited.
+  void set_binary(std::string binary) { binary_ = std::move(binary); }
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::filesystem::path journal() const { return journal_; }
   Process* process() { return process_.get(); }
@@ -131,6 +135,8 @@ class BrokerProcess {
  private:
   const Deployment& deployment_;
   std::vector<std::string> extra_flags_;
+  std::string binary_;
+  std::vector<std::string> env_;
   int port_;
   int metrics_port_;
   std::filesystem::path journal_;

@@ -99,6 +99,13 @@ for script in postinst prerm postrm; do
   sh -n "$control/$script" || fail "$script: shell syntax error"
 done
 grep -q 'useradd --system' "$control/postinst" || fail "postinst does not create the relais user"
+# The packaged relaisd is built without the test hooks (RELAIS_CRASH_POINTS builds them only into
+# the uninstalled relaisd_test_hooks): no crash points, no fault-injecting VFS option.
+if grep -aqE 'RELAIS_CRASH_AT|crash point |test-fault-file|relais-fault' "$root/usr/bin/relaisd"; then
+  fail "the packaged relaisd carries test hooks (crash points or --test-fault-file)"
+else
+  ok "the packaged relaisd carries no test hooks"
+fi
 grep -q 'install -d -o relais -g relais -m 0700 "$dir"' "$control/postinst" ||
   fail "postinst does not create /var/lib/relais with mode 0700"
 
