@@ -421,6 +421,9 @@ void Broker::UpdateGauges() {
   metrics_.dead_lettered.store(d.dead_lettered);
   metrics_.in_flight.store(d.in_flight);
   metrics_.sessions.store(sessions_.size());
+  metrics_.escalations.store(engine_.counts().escalations);
+  metrics_.ruptures.store(engine_.counts().ruptures);
+  metrics_.escalations_pending.store(engine_.EscalationsPending());
   metrics_.zap_accepted.store(server_.Stats().zap_accepted.load());
   metrics_.zap_refused.store(server_.Stats().zap_refused.load());
 }

@@ -379,6 +379,7 @@ void CaseEngine::ApplyBrokerEvent(const schema::Header& h, CaseState& c) {
     case EventKind::kEscalation:
       c.escalation_fired = true;
       ++counts_.escalations;
+      if (c.state == State::kReferred && !c.withdrawn) escalated_open_.insert(c.case_ref);
       break;
     case EventKind::kRupture:
       c.rupture_fired = true;
@@ -394,6 +395,10 @@ Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryV
   (void)now;  // part of the contract for future time-dependent effects; state uses header times
   Effects fx = ApplyEvent(h, seq, registry);
   Rearm(h.case_ref);
+  if (auto it = cases_.find(h.case_ref);
+      it != cases_.end() && (it->second.state != State::kReferred || it->second.withdrawn)) {
+    escalated_open_.erase(h.case_ref);
+  }
   return fx;
 }
 

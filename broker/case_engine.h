@@ -135,6 +135,9 @@ class CaseEngine {
     uint64_t accepted_in_time = 0;
   };
   const Counts& counts() const { return counts_; }
+  // Cases whose escalation was journaled and that nobody has accepted yet (still referred, not
+  // withdrawn): the SIAO coordinators' work list, exported as relais_escalations_pending.
+  size_t EscalationsPending() const { return escalated_open_.size(); }
 
  private:
   Effects ApplyEvent(const schema::Header& header, uint64_t seq, const RegistryView* registry);
@@ -168,6 +171,7 @@ class CaseEngine {
   std::map<std::string, EarlyEntries> early_;
   std::map<std::string, ConsentState> consents_;  // by consent id
   Counts counts_;
+  std::set<std::string> escalated_open_;  // case refs, see EscalationsPending()
 };
 
 }  // namespace relais::broker

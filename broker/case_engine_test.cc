@@ -479,6 +479,19 @@ TEST_F(CaseLifecycle, AcceptedInTimeGetsNoEscalationButARuptureIfNeverPickedUp) 
   EXPECT_NE(std::find(to.begin(), to.end(), "siao"), to.end());
 }
 
+TEST_F(CaseLifecycle, AnEscalatedCaseIsPendingUntilSomeoneAccepts) {
+  ReferToBoth();
+  auto escalation = Due(kDue - 48 * kHour);
+  ASSERT_EQ(escalation.size(), 1u);
+  EXPECT_EQ(engine_.EscalationsPending(), 0u);  // fired, not journaled yet
+  ASSERT_TRUE(Publish(AsJournaled(escalation[0])));
+  EXPECT_EQ(engine_.EscalationsPending(), 1u);
+  EXPECT_EQ(engine_.counts().escalations, 1u);
+  ASSERT_TRUE(Publish(Event(EventKind::kAccepted, "assoc-b", 2, {"hospital"})));
+  EXPECT_EQ(engine_.EscalationsPending(), 0u);
+  EXPECT_EQ(engine_.counts().escalations, 1u);  // the total stays
+}
+
 TEST_F(CaseLifecycle, DeadlineChangeRearmsTheTimersForTheNewDateOnce) {
   ReferToBoth();
   // First checked at the accept-by time: the reminder window has passed, only the escalation.

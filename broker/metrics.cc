@@ -78,6 +78,14 @@ std::string BrokerMetrics::Render() const {
           "gauge");
   Counter(out, "relais_registry_serial", "Serial of the registry in force.", registry_serial.load(),
           "gauge");
+  Counter(out, "relais_escalations_total",
+          "Escalations in the journal (no acceptance before the deadline lead).",
+          escalations.load());
+  Counter(out, "relais_ruptures_total", "Ruptures journaled (deadline passed without pick-up).",
+          ruptures.load());
+  Counter(out, "relais_escalations_pending",
+          "Escalated cases nobody has accepted yet (still referred, not withdrawn).",
+          escalations_pending.load(), "gauge");
   Counter(out, "relais_zap_accepted_total", "CURVE handshakes admitted.", zap_accepted.load());
   Counter(out, "relais_zap_refused_total", "CURVE handshakes refused (unknown or revoked key).",
           zap_refused.load());

@@ -41,6 +41,9 @@ struct BrokerMetrics {
   std::atomic<uint64_t> subscriptions{0};
   std::atomic<uint64_t> journal_head_seq{0};
   std::atomic<uint64_t> registry_serial{0};
+  std::atomic<uint64_t> escalations{0};
+  std::atomic<uint64_t> ruptures{0};
+  std::atomic<uint64_t> escalations_pending{0};
   std::atomic<uint64_t> zap_accepted{0};
   std::atomic<uint64_t> zap_refused{0};
   std::atomic<bool> healthy{true};

@@ -41,6 +41,9 @@ class TempDir {
 
 // A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 int FreePort();
+// A plain HTTP/1.0 GET on 127.0.0.1; the whole response (status line, headers, body), or "" when
+// nothing listens.
+std::string HttpGet(int port, const std::string& path);
 
 // Runs a command to completion; returns its exit code and its stdout+stderr.
 struct CommandResult {

@@ -22,7 +22,7 @@ std::string NatsServerBin() {
 
 namespace {
 
-base::Result<std::string> HttpGet(int port, const std::string& path) {
+base::Result<std::string> MonitorGet(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(std::chrono::milliseconds(500));
   client.set_read_timeout(std::chrono::seconds(2));
@@ -145,7 +145,7 @@ base::Status NatsCluster::RestartAll() {
 base::Status NatsCluster::WaitHealthy(int node, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    auto body = HttpGet(nodes_[node].monitor_port, "/healthz?js-server-only=true");
+    auto body = MonitorGet(nodes_[node].monitor_port, "/healthz?js-server-only=true");
     if (body) return base::Ok();
     if (nodes_[node].process == nullptr || !nodes_[node].process->Running()) {
       return base::RetryLater("nats_not_healthy", name(node) + " exited: " + Log(node));
@@ -158,13 +158,13 @@ base::Status NatsCluster::WaitHealthy(int node, std::chrono::milliseconds timeou
 }
 
 base::Result<std::string> NatsCluster::Monitor(int node, const std::string& path) const {
-  return HttpGet(nodes_[node].monitor_port, path);
+  return MonitorGet(nodes_[node].monitor_port, path);
 }
 
 base::Result<int> NatsCluster::StreamLeader(const std::string& stream) {
   for (int i = 0; i < size(); ++i) {
     if (nodes_[i].process == nullptr) continue;
-    auto body = HttpGet(nodes_[i].monitor_port, "/jsz?accounts=true&streams=true");
+    auto body = MonitorGet(nodes_[i].monitor_port, "/jsz?accounts=true&streams=true");
     if (!body) continue;
     std::erase_if(*body, [](char ch) { return std::isspace(static_cast<unsigned char>(ch)); });
     // ... "stream_detail":[{"name":"S", ..., "cluster":{"name":"relais-test","leader":"n2",...

@@ -435,27 +435,6 @@ TEST_F(BrokerTest, ConsentRecordedAndWithdrawnWithTheCliGatesReferrals) {
   EXPECT_NE(bad.output.find("unknown purpose 'lodging'"), std::string::npos) << bad.output;
 }
 
-// A plain HTTP/1.0 GET on loopback; returns the whole response (status line, headers, body).
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return response;
-}
-
 TEST_F(BrokerTest, OperatorListsAndRequeuesDeadLettersAndMetricsShowThem) {
   broker_->Stop();
   broker_ = std::make_unique<BrokerProcess>(

@@ -160,6 +160,12 @@ TEST_F(LifecycleScenario, NobodyAcceptsSoTheSiaoIsAlertedAtTheAcceptByTime) {
   // The emitter is told too.
   auto to_hospital = Await(*hospital, EventKind::kEscalation, case_ref);
   EXPECT_EQ(Count(to_hospital, EventKind::kEscalation, case_ref), 1u);
+  // The coordinators' open list, on /metrics, until an association accepts.
+  EXPECT_TRUE(MetricsShow("relais_escalations_pending 1")) << Metrics();
+  EXPECT_TRUE(MetricsShow("relais_escalations_total 1")) << Metrics();
+  auto a = Connect("assoc-a");
+  MustPublish(*a, Accept("assoc-a", case_ref));
+  EXPECT_TRUE(MetricsShow("relais_escalations_pending 0")) << Metrics();
 }
 
 TEST_F(LifecycleScenario, AcceptedButNeverPickedUpIsARupture) {

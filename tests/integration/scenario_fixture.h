@@ -210,6 +210,17 @@ class ScenarioTest : public ::testing::Test {
     return Drain(client, 5s, [&](const auto& got) { return Count(got, kind, case_ref) > 0; });
   }
 
+  std::string Metrics() { return HttpGet(broker_->metrics_port(), "/metrics"); }
+  // Waits up to 5 s for `line` (a whole line) on the broker's /metrics.
+  bool MetricsShow(const std::string& line) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    do {
+      if (("\n" + Metrics() + "\n").find("\n" + line + "\n") != std::string::npos) return true;
+      std::this_thread::sleep_for(50ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+  }
+
   // Journal rows of `kind` for the case, decoded from the stored headers.
   size_t JournalRows(EventKind kind, const std::string& case_ref) {
     auto reader = journal::JournalReader::Open({broker_->journal(), ""});
