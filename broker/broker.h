@@ -95,7 +95,8 @@ class Broker {
   void AdmitVerified(Verified v);
   // Consent and lifecycle admission, one event per case at a time (broker_cases.cc).
   void Admit(Verified v);
-  void AfterCommit(const Committed& c, int64_t now_us);
+  // Moves c.envelope into the delivery cache.
+  void AfterCommit(Committed& c, int64_t now_us);
   void Emit(Emission emission);
   void FireTimers();
   void HandleCommitted(Committed& c, int64_t now_us);

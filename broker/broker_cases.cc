@@ -38,20 +38,21 @@ void Broker::Admit(Verified v) {
   }
   case_waiting_[h.case_ref];  // the case is busy until this event is durable
   schema::Header header = std::move(v.header).value();
-  store_.Append(v.envelope, header, std::move(mutations).value(),
-                [this, peer = v.peer, received_us = v.received_us, envelope = v.envelope,
-                 header](base::Result<Appended> r) mutable {
+  schema::Envelope kept = v.envelope;  // for the deliveries once durable
+  store_.Append(std::move(v.envelope), header, std::move(mutations).value(),
+                [this, peer = std::move(v.peer), received_us = v.received_us,
+                 envelope = std::move(kept), header](base::Result<Appended> r) mutable {
                   committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
                                             std::move(header), std::move(r), std::nullopt});
                 });
 }
 
-void Broker::AfterCommit(const Committed& c, int64_t now_us) {
+void Broker::AfterCommit(Committed& c, int64_t now_us) {
   if (c.result && !c.result->duplicate) {
     const Appended& a = *c.result;
     auto registry = registry_.Current();
     Effects fx = engine_.Apply(c.header, a.seq, registry.get(), clock_.NowMs());
-    delivery_.Appended(a.seq, a.received_at, c.envelope, c.header.recipients, now_us);
+    delivery_.Appended(a.seq, a.received_at, std::move(c.envelope), c.header.recipients, now_us);
     if (!fx.withhold.empty()) delivery_.Withhold(fx.withhold);
     if (fx.erase) {
       // Not waited for: the deliveries are already withheld, and the erasure is ordered before

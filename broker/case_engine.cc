@@ -104,9 +104,21 @@ DeadlinePolicy CaseEngine::Policy(schema::ReferralKind kind) const {
 bool CaseEngine::MayReadReceipt(const std::string& case_ref, const std::string& agency) const {
   const CaseState* c = Case(case_ref);
   if (c != nullptr && c->emitter == agency) return true;
-  return std::any_of(consents_.begin(), consents_.end(), [&](const auto& entry) {
-    return entry.second.case_ref == case_ref && entry.second.collector == agency;
-  });
+  for (const ConsentState* consent : ConsentsOf(case_ref)) {
+    if (consent->case_ref == case_ref && consent->collector == agency) return true;
+  }
+  return false;
+}
+
+std::vector<const ConsentState*> CaseEngine::ConsentsOf(const std::string& case_ref) const {
+  std::vector<const ConsentState*> out;
+  auto ids = consents_of_case_.find(case_ref);
+  if (ids == consents_of_case_.end()) return out;
+  for (const std::string& id : ids->second) {
+    auto it = consents_.find(id);
+    if (it != consents_.end()) out.push_back(&it->second);
+  }
+  return out;
 }
 
 const CaseState* CaseEngine::Case(const std::string& case_ref) const {
@@ -157,11 +169,12 @@ base::Status CaseEngine::CheckConsent(const schema::Header& h, const RegistryVie
                 h.referral_kind) != emitter->notice_without_consent.end();
   if (notice_allowed) return base::Ok();
   std::vector<std::string> uncovered;
+  const std::vector<const ConsentState*> consents = ConsentsOf(h.case_ref);
   for (const auto& r : h.recipients) {
     const schema::Agency* agency = registry.Find(r);
     bool covered = false;
-    for (const auto& [id, consent] : consents_) {
-      if (agency != nullptr && Covers(consent, h.case_ref, *agency, h.purpose, h.tier, now)) {
+    for (const ConsentState* consent : consents) {
+      if (agency != nullptr && Covers(*consent, h.case_ref, *agency, h.purpose, h.tier, now)) {
         covered = true;
         break;
       }
@@ -406,9 +419,15 @@ Effects CaseEngine::ApplyEvent(const schema::Header& h, uint64_t seq,
                                const RegistryView* registry) {
   Effects fx;
   if (h.kind == EventKind::kConsentGranted && h.consent) {
-    consents_[h.consent->consent_id] = ConsentState{*h.consent, h.case_ref, h.emitter, true};
+    const std::string& id = h.consent->consent_id;
+    const bool fresh =
+        consents_.insert_or_assign(id, ConsentState{*h.consent, h.case_ref, h.emitter, true})
+            .second;
+    std::vector<std::string>& ids = consents_of_case_[h.case_ref];
+    if (fresh || std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
-  if (h.kind == EventKind::kReferral && !cases_.count(h.case_ref)) {
+  auto it = cases_.find(h.case_ref);
+  if (h.kind == EventKind::kReferral && it == cases_.end()) {
     CaseState c;
     c.case_ref = h.case_ref;
     c.emitter = h.emitter;
@@ -426,9 +445,8 @@ Effects CaseEngine::ApplyEvent(const schema::Header& h, uint64_t seq,
       c.informed = std::move(early->second.informed);
       early_.erase(early);
     }
-    cases_[h.case_ref] = std::move(c);
+    it = cases_.emplace(h.case_ref, std::move(c)).first;
   }
-  auto it = cases_.find(h.case_ref);
   if (it == cases_.end()) {
     EarlyEntries& early = early_[h.case_ref];
     early.seqs.push_back(seq);

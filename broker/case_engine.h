@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
@@ -157,19 +158,27 @@ class CaseEngine {
   std::vector<std::string> Escalees(const CaseState& c, const RegistryView& registry) const;
   void ApplyBrokerEvent(const schema::Header& header, CaseState& c);
 
+  // Consents of `case_ref` (the only ones that can cover its events).
+  std::vector<const ConsentState*> ConsentsOf(const std::string& case_ref) const;
+
   CaseEngineOptions options_;
-  std::map<std::string, CaseState> cases_;
+  // Hashed, not ordered: nothing walks the cases in order, and start-up replays every event of
+  // the journal through these lookups (a million-case std::map was most of the replay's time).
+  std::unordered_map<std::string, CaseState> cases_;
   // Armed cases by their next timer, so a tick costs the cases due, not every open case.
   std::set<std::pair<base::TimeMs, std::string>> timers_;
-  std::map<std::string, base::TimeMs> timer_of_;
+  std::unordered_map<std::string, base::TimeMs> timer_of_;
   // Entries of cases that have no referral yet (a consent recorded first): their seqs and
   // recipients join the case at its referral, so a withdrawal withholds and purges them too.
   struct EarlyEntries {
     std::vector<uint64_t> seqs;
     std::set<std::string> informed;
   };
-  std::map<std::string, EarlyEntries> early_;
+  std::unordered_map<std::string, EarlyEntries> early_;
   std::map<std::string, ConsentState> consents_;  // by consent id
+  // case ref -> ids of the consents recorded for it, so that a consent check costs the case's
+  // consents, not every consent ever recorded.
+  std::unordered_map<std::string, std::vector<std::string>> consents_of_case_;
   Counts counts_;
   std::set<std::string> escalated_open_;  // case refs, see EscalationsPending()
 };

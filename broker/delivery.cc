@@ -58,7 +58,7 @@ void DeliveryManager::Drop(const std::string& agency) {
 void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
   auto sub = subs_.find(agency);
   if (sub != subs_.end()) {
-    if (sub->second.in_flight.erase(seq) > 0) --stats_.in_flight;
+    if (EraseInFlight(sub->second, seq)) --stats_.in_flight;
     sub->second.nacked.erase(seq);
   }
   auto attempts = attempts_.find(agency);
@@ -73,14 +73,15 @@ void DeliveryManager::Nack(const std::string& agency, uint64_t seq, const std::s
   if (sub == subs_.end()) return;
   auto it = sub->second.in_flight.find(seq);
   if (it == sub->second.in_flight.end()) return;
+  sub->second.deadlines.erase({it->second.due_us, seq});
   it->second.due_us = now_us + Backoff(it->second.attempt);
+  sub->second.deadlines.emplace(it->second.due_us, seq);
   sub->second.nacked[seq] = reason.substr(0, 200);
 }
 
-void DeliveryManager::Appended(uint64_t seq, base::TimeMs received_at,
-                               const schema::Envelope& envelope,
+void DeliveryManager::Appended(uint64_t seq, base::TimeMs received_at, schema::Envelope envelope,
                                const std::vector<std::string>& recipients, int64_t now_us) {
-  cache_[seq] = StoredEvent{seq, received_at, envelope};
+  cache_[seq] = StoredEvent{seq, received_at, std::move(envelope)};
   while (cache_.size() > options_.cache_events) cache_.erase(cache_.begin());
   for (const auto& agency : recipients) {
     auto sub = subs_.find(agency);
@@ -100,6 +101,7 @@ void DeliveryManager::Rescan(const std::string& agency, uint64_t seq) {
   if (sub == subs_.end()) return;
   sub->second.caught_up = false;
   sub->second.live.clear();
+  sub->second.prefetched.clear();
   sub->second.scanned_to = std::min(sub->second.scanned_to, seq > 0 ? seq - 1 : 0);
 }
 
@@ -107,7 +109,8 @@ void DeliveryManager::Withhold(const std::vector<uint64_t>& seqs) {
   for (uint64_t seq : seqs) {
     cache_.erase(seq);
     for (auto& [agency, sub] : subs_) {
-      if (sub.in_flight.erase(seq) > 0) --stats_.in_flight;
+      if (EraseInFlight(sub, seq)) --stats_.in_flight;
+      sub.prefetched.erase(seq);
       sub.nacked.erase(seq);
       sub.live.erase(std::remove(sub.live.begin(), sub.live.end(), seq), sub.live.end());
     }
@@ -120,7 +123,7 @@ int64_t DeliveryManager::Pump(int64_t now_us) {
   for (auto& [agency, sub] : subs_) {
     PumpOne(sub, now_us);
     if (sub.gone) gone.push_back(sub.peer);
-    for (const auto& [seq, f] : sub.in_flight) next = std::min(next, f.due_us);
+    if (!sub.deadlines.empty()) next = std::min(next, sub.deadlines.begin()->first);
   }
   for (const auto& peer : gone) Disconnected(peer);
   return next;
@@ -133,7 +136,11 @@ void DeliveryManager::PumpOne(Subscription& sub, int64_t now_us) {
     if (!sub.live.empty()) {
       uint64_t seq = sub.live.front();
       sub.live.pop_front();
-      if (!sub.in_flight.count(seq)) Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
+      if (!sub.in_flight.count(seq)) {
+        Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
+      } else {
+        sub.prefetched.erase(seq);
+      }
       continue;
     }
     if (sub.caught_up) break;
@@ -156,19 +163,56 @@ void DeliveryManager::FillFromStore(Subscription& sub, int64_t now_us) {
     sub.scanned_to = std::max(sub.scanned_to, seq);
   }
   if (pending->size() < want) sub.caught_up = true;
+  Prefetch(sub, *pending);
+}
+
+void DeliveryManager::Prefetch(Subscription& sub, const std::vector<uint64_t>& seqs) {
+  std::vector<uint64_t> missing;
+  for (uint64_t seq : seqs) {
+    if (!cache_.count(seq) && !sub.prefetched.count(seq)) missing.push_back(seq);
+  }
+  if (missing.size() < 2) return;  // a single read is no cheaper ahead of time
+  auto events = store_.ReadMany(missing);
+  if (!events) {
+    base::LogError("delivery_read_failed", {{"code", events.error().code}});
+    return;  // Send reads them one by one
+  }
+  for (auto& e : *events) {
+    const uint64_t seq = e.seq;
+    sub.prefetched.emplace(seq, std::move(e));
+  }
+}
+
+void DeliveryManager::AddInFlight(Subscription& sub, uint64_t seq, InFlight f) {
+  auto [it, inserted] = sub.in_flight.try_emplace(seq, f);
+  if (!inserted) {
+    sub.deadlines.erase({it->second.due_us, seq});
+    it->second = f;
+  }
+  sub.deadlines.emplace(f.due_us, seq);
+}
+
+bool DeliveryManager::EraseInFlight(Subscription& sub, uint64_t seq) {
+  auto it = sub.in_flight.find(seq);
+  if (it == sub.in_flight.end()) return false;
+  sub.deadlines.erase({it->second.due_us, seq});
+  sub.in_flight.erase(it);
+  return true;
 }
 
 void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
   std::vector<uint64_t> due;
-  for (const auto& [seq, f] : sub.in_flight) {
-    if (f.due_us <= now_us) due.push_back(seq);
+  for (auto it = sub.deadlines.begin(); it != sub.deadlines.end() && it->first <= now_us; ++it) {
+    due.push_back(it->second);
   }
+  if (due.empty()) return;
+  std::sort(due.begin(), due.end());  // redelivered in seq order
   for (uint64_t seq : due) {
     uint32_t attempt = sub.in_flight[seq].attempt;
     if (attempt >= options_.max_attempts) {
       auto reason = sub.nacked.count(seq) ? sub.nacked[seq] : std::string("no ack within timeout");
       store_.RecordDeadLetter(sub.agency, seq, attempt, reason);
-      sub.in_flight.erase(seq);
+      EraseInFlight(sub, seq);
       sub.nacked.erase(seq);
       attempts_[sub.agency].erase(seq);
       --stats_.in_flight;
@@ -176,7 +220,7 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
       base::LogWarn("dead_letter", {{"agency", sub.agency}, {"seq", seq}, {"attempts", attempt}});
       continue;
     }
-    sub.in_flight.erase(seq);
+    EraseInFlight(sub, seq);
     --stats_.in_flight;
     ++stats_.redelivered;
     if (!Send(sub, seq, attempt + 1, now_us)) return;
@@ -184,28 +228,35 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
 }
 
 bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us) {
-  const StoredEvent* event = Lookup(seq);
+  const StoredEvent* event = Lookup(sub, seq);
   if (event == nullptr) return true;  // erased or unreadable: nothing to deliver
   schema::Deliver d;
   d.seq = seq;
   d.received_at = event->received_at;
   d.attempt = attempt;
-  d.envelope = event->envelope;
+  // A read from the store is used once: its bytes move into the frame instead of being copied.
+  d.envelope = event == &scratch_ ? std::move(scratch_.envelope) : event->envelope;
   if (!deliver_(sub.peer, d)) {
     sub.gone = true;
     return false;
   }
   RELAIS_CRASH_POINT("during_delivery");
-  sub.in_flight[seq] = InFlight{attempt, now_us + Backoff(attempt)};
+  AddInFlight(sub, seq, InFlight{attempt, now_us + Backoff(attempt)});
   attempts_[sub.agency][seq] = attempt;
   ++stats_.in_flight;
   ++stats_.delivered;
   return true;
 }
 
-const StoredEvent* DeliveryManager::Lookup(uint64_t seq) {
+const StoredEvent* DeliveryManager::Lookup(Subscription& sub, uint64_t seq) {
   auto it = cache_.find(seq);
   if (it != cache_.end()) return &it->second;
+  auto ahead = sub.prefetched.find(seq);
+  if (ahead != sub.prefetched.end()) {
+    scratch_ = std::move(ahead->second);
+    sub.prefetched.erase(ahead);
+    return &scratch_;
+  }
   auto read = store_.Read(seq);
   if (!read) {
     base::LogError("delivery_read_failed", {{"seq", seq}, {"code", read.error().code}});

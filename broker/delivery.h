@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -59,7 +60,7 @@ class DeliveryManager {
   void Nack(const std::string& agency, uint64_t seq, const std::string& reason, int64_t now_us);
 
   // A newly durable event: fans out to caught-up subscribers.
-  void Appended(uint64_t seq, base::TimeMs received_at, const schema::Envelope& envelope,
+  void Appended(uint64_t seq, base::TimeMs received_at, schema::Envelope envelope,
                 const std::vector<std::string>& recipients, int64_t now_us);
   // `seq` became pending again for `agency` (a re-queued dead letter): scan the store again.
   void Rescan(const std::string& agency, uint64_t seq);
@@ -85,15 +86,24 @@ class DeliveryManager {
     bool caught_up = false;     // the store had nothing more: live events come through `live`
     std::deque<uint64_t> live;  // live seqs not yet sent (seq > scanned_to at the time)
     std::map<uint64_t, InFlight> in_flight;
+    // The same deliveries ordered by (due_us, seq): a pass looks only at those due, not at all
+    // `credit` deliveries in flight. Kept in step by AddInFlight, EraseInFlight and Nack.
+    std::set<std::pair<int64_t, uint64_t>> deadlines;
+    // Events read ahead from the store in one query for the seqs in `live` (a subscriber behind
+    // the cache); consumed by Send.
+    std::map<uint64_t, StoredEvent> prefetched;
     std::map<uint64_t, std::string> nacked;  // seq -> reason given by the receiver
     bool gone = false;                       // its connection vanished during a send
   };
 
+  void AddInFlight(Subscription& sub, uint64_t seq, InFlight f);
+  bool EraseInFlight(Subscription& sub, uint64_t seq);
   void PumpOne(Subscription& sub, int64_t now_us);
   bool Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us);
   void Redeliver(Subscription& sub, int64_t now_us);
   void FillFromStore(Subscription& sub, int64_t now_us);
-  const StoredEvent* Lookup(uint64_t seq);
+  void Prefetch(Subscription& sub, const std::vector<uint64_t>& seqs);
+  const StoredEvent* Lookup(Subscription& sub, uint64_t seq);
   int64_t Backoff(uint32_t attempt) const;
 
   EventStore& store_;

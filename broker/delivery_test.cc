@@ -40,7 +40,16 @@ class FakeStore : public EventStore {
     }
     return out;
   }
-  base::Result<StoredEvent> Read(uint64_t seq) override { return events_.at(seq); }
+  base::Result<StoredEvent> Read(uint64_t seq) override {
+    ++reads;
+    return events_.at(seq);
+  }
+  base::Result<std::vector<StoredEvent>> ReadMany(const std::vector<uint64_t>& seqs) override {
+    ++batch_reads;
+    std::vector<StoredEvent> out;
+    for (uint64_t seq : seqs) out.push_back(events_.at(seq));
+    return out;
+  }
   void RecordAck(const std::string& agency, uint64_t seq) override {
     if (state_.count({agency, seq})) state_[{agency, seq}] = "acked";
   }
@@ -67,6 +76,8 @@ class FakeStore : public EventStore {
   }
   std::string State(const std::string& agency, uint64_t seq) { return state_[{agency, seq}]; }
   int scans = 0;
+  int reads = 0;
+  int batch_reads = 0;
 
  private:
   uint64_t head_ = 0;
@@ -155,6 +166,40 @@ TEST_F(DeliveryTest, UnackedDeliveryIsRedeliveredWithBackoffThenDeadLettered) {
   EXPECT_EQ(sent_.size(), 3u);
   EXPECT_EQ(store_.State("assoc", 1), "dead");
   EXPECT_EQ(manager_.Stats().dead_lettered, 1u);
+}
+
+TEST_F(DeliveryTest, BacklogOutsideTheCacheIsReadInOneBatch) {
+  for (int i = 0; i < 50; ++i) store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(20), 0));
+  std::vector<uint64_t> want;
+  for (uint64_t s = 1; s <= 20; ++s) want.push_back(s);
+  EXPECT_EQ(SentSeqs(), want);
+  EXPECT_EQ(store_.batch_reads, 1);  // the 64 pending seqs fetched by the scan, in one read
+  EXPECT_EQ(store_.reads, 0);
+  for (uint64_t s = 1; s <= 20; ++s) manager_.Ack("assoc", s);
+  manager_.Pump(0);
+  EXPECT_EQ(sent_.size(), 40u);
+  EXPECT_EQ(sent_.back().seq, 40u);
+  EXPECT_EQ(store_.reads, 0);
+}
+
+TEST_F(DeliveryTest, OnlyTimedOutDeliveriesAreRedeliveredInSeqOrder) {
+  for (int i = 0; i < 5; ++i) store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(2), 0));  // 1, 2 sent at t=0
+  manager_.Ack("assoc", 1);
+  manager_.Pump(500);  // 3 sent at t=500: due at 1500, 2 due at 1000
+  ASSERT_EQ(SentSeqs(), (std::vector<uint64_t>{1, 2, 3}));
+  manager_.Nack("assoc", 3, "busy", 600);  // 3 now due at 1600
+  manager_.Pump(1000);
+  ASSERT_EQ(SentSeqs(), (std::vector<uint64_t>{1, 2, 3, 2}));
+  EXPECT_EQ(sent_.back().attempt, 2u);
+  manager_.Pump(1599);
+  EXPECT_EQ(sent_.size(), 4u);
+  EXPECT_EQ(manager_.Pump(1599), 1600);  // the next deadline is 3's
+  manager_.Pump(1600);
+  ASSERT_EQ(sent_.size(), 5u);
+  EXPECT_EQ(sent_.back().seq, 3u);
+  EXPECT_EQ(manager_.Stats().in_flight, 2u);
 }
 
 TEST_F(DeliveryTest, NackSchedulesRedelivery) {

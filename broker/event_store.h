@@ -68,6 +68,20 @@ class EventStore {
   virtual base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                                       size_t limit) = 0;
   virtual base::Result<StoredEvent> Read(uint64_t seq) = 0;
+  // The events of `seqs` (ascending) that exist, in seq order: a delivery read-ahead. The default
+  // reads them one by one; a store may answer in one query.
+  virtual base::Result<std::vector<StoredEvent>> ReadMany(const std::vector<uint64_t>& seqs) {
+    std::vector<StoredEvent> out;
+    for (uint64_t seq : seqs) {
+      auto e = Read(seq);
+      if (e) {
+        out.push_back(std::move(e).value());
+      } else if (e.error().kind != base::ErrorKind::kNotFound) {
+        return std::move(e).error();
+      }
+    }
+    return out;
+  }
   // Records durably (possibly batched with other writes) that `agency` has `seq`, stamped with the
   // store's clock.
   virtual void RecordAck(const std::string& agency, uint64_t seq) = 0;

@@ -54,13 +54,12 @@ base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteVie
 
 base::Status JournalEventStore::Replay(
     const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) {
-  return reader_->ForEachFrom(
-      1,
-      [&](const journal::StoredEntry& e) {
-        visit(e.seq, e.envelope.header);
-        return true;
-      },
-      journal::ReadScope::kMetadata);
+  base::Bytes header;  // one buffer for every entry
+  return reader_->ForEachHeader(1, [&](uint64_t seq, base::ByteView bytes) {
+    header.assign(bytes.begin(), bytes.end());
+    visit(seq, header);
+    return true;
+  });
 }
 
 base::Status JournalEventStore::Erase(const std::string& case_ref) {
@@ -106,6 +105,28 @@ base::Result<StoredEvent> JournalEventStore::Read(uint64_t seq) {
   RELAIS_ASSIGN_OR_RETURN(auto entry, reader_->Get(seq, journal::ReadScope::kWithSealed));
   if (!entry) return base::NotFound("no_event", "no journal entry " + std::to_string(seq));
   return StoredEvent{entry->seq, entry->received_at, std::move(entry->envelope)};
+}
+
+base::Result<std::vector<StoredEvent>> JournalEventStore::ReadMany(
+    const std::vector<uint64_t>& seqs) {
+  if (seqs.empty()) return std::vector<StoredEvent>();
+  const uint64_t first = seqs.front(), last = seqs.back();
+  // One range read when the seqs are dense; sparse ones (an agency receiving few of the events)
+  // would read many bodies for nothing.
+  if (last < first || last - first >= 4 * seqs.size()) return EventStore::ReadMany(seqs);
+  std::vector<StoredEvent> out;
+  out.reserve(seqs.size());
+  size_t next = 0;
+  RELAIS_RETURN_IF_ERROR(reader_->ForEachFrom(
+      first,
+      [&](const journal::StoredEntry& e) {
+        while (next < seqs.size() && seqs[next] < e.seq) ++next;
+        if (next == seqs.size()) return false;
+        if (seqs[next] == e.seq) out.push_back(StoredEvent{e.seq, e.received_at, e.envelope});
+        return e.seq < last;
+      },
+      journal::ReadScope::kWithSealed));
+  return out;
 }
 
 void JournalEventStore::RecordAck(const std::string& agency, uint64_t seq) {

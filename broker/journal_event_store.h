@@ -44,6 +44,7 @@ class JournalEventStore final : public EventStore {
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
                                               size_t limit) override;
   base::Result<StoredEvent> Read(uint64_t seq) override;
+  base::Result<std::vector<StoredEvent>> ReadMany(const std::vector<uint64_t>& seqs) override;
   void RecordAck(const std::string& agency, uint64_t seq) override;
   void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
                         const std::string& reason) override;

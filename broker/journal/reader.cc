@@ -102,6 +102,21 @@ base::Status JournalReader::ForEachFrom(uint64_t from_seq, const EntryVisitor& v
   return Iterate("e.seq >= ?1", {static_cast<int64_t>(from_seq)}, nullptr, visit, scope);
 }
 
+base::Status JournalReader::ForEachHeader(
+    uint64_t from_seq, const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
+  RELAIS_ASSIGN_OR_RETURN(
+      Stmt stmt, db_->Prepare("SELECT seq, header FROM entries WHERE seq >= ?1 ORDER BY seq"));
+  stmt.Bind(1, static_cast<int64_t>(from_seq));
+  while (true) {
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading headers"));
+    if (!row) return base::Ok();
+    if (!visit(static_cast<uint64_t>(stmt.Int(0)), stmt.BlobView(1))) {
+      stmt.Reset();
+      return base::Ok();
+    }
+  }
+}
+
 base::Status JournalReader::ByCase(const std::string& case_ref, const EntryVisitor& visit,
                                    ReadScope scope) {
   // case_keys has no index on case_ref (random keys would cost every new case a random page

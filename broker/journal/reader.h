@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,6 +64,11 @@ class JournalReader {
   // Entries with seq >= from_seq in seq order, until the visitor returns false.
   base::Status ForEachFrom(uint64_t from_seq, const EntryVisitor& visit,
                            ReadScope scope = ReadScope::kWithSealed);
+  // The seq and stored header bytes of entries with seq >= from_seq, in seq order, until the
+  // visitor returns false (start-up replay: no other column is read or copied). `header` is valid
+  // only during the call.
+  base::Status ForEachHeader(uint64_t from_seq,
+                             const std::function<bool(uint64_t seq, base::ByteView header)>& visit);
   // Entries of one case, in seq order.
   base::Status ByCase(const std::string& case_ref, const EntryVisitor& visit,
                       ReadScope scope = ReadScope::kMetadata);

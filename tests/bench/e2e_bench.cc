@@ -5,6 +5,7 @@
 //
 //   relais_bench_e2e [--out FILE.json] [--events E] [--publishers P] [--window W]
 //                    [--fixed-events F] [--fixed-rate R] [--backlog B] [--restart 0|1]
+//                    [--restart-journal N]
 //                    [--body-bytes N] [--credit C] [--sqlite-batch N] [--dir DIR]
 //                    [--systems relais,jetstream]
 //
@@ -53,6 +54,8 @@ Args Parse(int argc, char** argv) {
       a.spec.backlog = std::stoul(v);
     } else if (k == "--restart") {
       a.spec.restart = v != "0";
+    } else if (k == "--restart-journal") {
+      a.spec.restart_journal = std::stoul(v);
     } else if (k == "--body-bytes") {
       a.spec.body_bytes = std::max<size_t>(64, std::stoul(v));
     } else if (k == "--credit") {

@@ -185,14 +185,27 @@ PhaseResult RunPhase(Shared& sh, pid_t broker, const std::string& name, size_t b
 // SIGKILL, restart on the same journal, time until ready and until a publish is acked again.
 void MeasureRestart(Shared& sh, testing::BrokerProcess& broker, size_t probe, SystemResult* out) {
   out->has_restart = true;
+  broker.Kill();
+  if (sh.spec->restart_journal > out->restart.journal_events) {
+    out->restart.journal_events +=
+        FillJournal(broker.journal(), sh.deployment->Identity(sh.deployment->broker_id()),
+                    kPublisher, kReceivers, sh.spec->body_bytes, sh.spec->restart_journal);
+  }
   out->restart.journal_bytes = DirectoryBytes(broker.journal().parent_path().string()) -
                                DirectoryBytes((broker.journal().parent_path() / "keys").string());
-  broker.Kill();
   const int64_t t = base::MonotonicMicros();
   broker.Start();
   out->restart.kill_to_ready_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
   const crypto::AgencyIdentity me = sh.deployment->Identity(kPublisher);
-  auto client = testing::ConnectClient(*sh.deployment, me, broker.endpoint());
+  // The broker answers connections only once it serves: keep trying (5 s per attempt).
+  std::unique_ptr<sdk::Client> client;
+  while (client == nullptr) {
+    try {
+      client = testing::ConnectClient(*sh.deployment, me, broker.endpoint());
+    } catch (const std::runtime_error& e) {
+      if (base::MonotonicMicros() - t > 600'000'000) throw;
+    }
+  }
   auto r = client->Publish(sh.envelopes[probe], sdk::DeadlineAfter(60s));
   out->restart.kill_to_first_publish_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
   if (!r) std::fprintf(stderr, "publish after restart: %s\n", r.error().ToString().c_str());

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/identity.h"
 #include "tests/bench/e2e_recorder.h"
 
 namespace relais::bench {
@@ -30,6 +31,8 @@ struct LoadSpec {
   bool restart = true;        // relais: SIGKILL and restart timing at the end
   int phase_timeout_s = 600;  // give up on a phase after this
   std::filesystem::path dir;  // on the disk being measured (not tmpfs)
+  // relais: before the restart, grow the killed journal to this many entries (e2e_fill.cc).
+  size_t restart_journal = 0;
   size_t seal_threads = 2;
 };
 
@@ -58,6 +61,12 @@ struct SystemResult {
 };
 
 SystemResult RunRelais(const LoadSpec& spec);
+// Appends generated referrals from `emitter` to `recipients` through the journal library (signed
+// checkpoints with `broker`'s key) until the journal at `path` holds `total` entries. Returns how
+// many it appended (e2e_fill.cc).
+size_t FillJournal(const std::filesystem::path& path, const crypto::AgencyIdentity& broker,
+                   const std::string& emitter, const std::vector<std::string>& recipients,
+                   size_t body_bytes, size_t total);
 SystemResult RunJetStream(const LoadSpec& spec);
 
 // One timed phase over events [begin, end), the same for both systems: `spec.publishers` threads
