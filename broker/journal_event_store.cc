@@ -16,8 +16,12 @@ void LogUpdateFailure(const char* what, const base::Status& st) {
 
 JournalEventStore::JournalEventStore(std::unique_ptr<journal::Journal> journal,
                                      std::unique_ptr<journal::JournalReader> reader,
-                                     const base::Clock& clock)
-    : journal_(std::move(journal)), reader_(std::move(reader)), clock_(clock) {}
+                                     const base::Clock& clock,
+                                     std::function<void(const base::Error&)> on_corruption)
+    : journal_(std::move(journal)),
+      reader_(std::move(reader)),
+      clock_(clock),
+      on_corruption_(std::move(on_corruption)) {}
 
 JournalEventStore::~JournalEventStore() {
   reader_.reset();
@@ -47,7 +51,7 @@ void JournalEventStore::Append(schema::Envelope envelope, schema::Header header,
 uint64_t JournalEventStore::HeadSeq() { return journal_->head_seq(); }
 
 base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteView event_id) {
-  RELAIS_ASSIGN_OR_RETURN(auto found, reader_->FindEvent(event_id));
+  RELAIS_ASSIGN_OR_RETURN(auto found, Checked(reader_->FindEvent(event_id)));
   if (!found) return std::optional<Appended>();
   return std::optional<Appended>(Appended{found->seq, found->received_at, true});
 }
@@ -55,11 +59,11 @@ base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteVie
 base::Status JournalEventStore::Replay(
     const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) {
   base::Bytes header;  // one buffer for every entry
-  return reader_->ForEachHeader(1, [&](uint64_t seq, base::ByteView bytes) {
+  return Checked(reader_->ForEachHeader(1, [&](uint64_t seq, base::ByteView bytes) {
     header.assign(bytes.begin(), bytes.end());
     visit(seq, header);
     return true;
-  });
+  }));
 }
 
 base::Status JournalEventStore::Erase(const std::string& case_ref) {
@@ -91,7 +95,7 @@ base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string
   std::vector<uint64_t> seqs;
   while (seqs.size() < limit) {
     size_t want = limit - seqs.size();
-    RELAIS_ASSIGN_OR_RETURN(auto page, reader_->Pending(agency, after, want));
+    RELAIS_ASSIGN_OR_RETURN(auto page, Checked(reader_->Pending(agency, after, want)));
     for (uint64_t seq : page) {
       if (!acking.count(seq)) seqs.push_back(seq);
     }
@@ -102,7 +106,7 @@ base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string
 }
 
 base::Result<StoredEvent> JournalEventStore::Read(uint64_t seq) {
-  RELAIS_ASSIGN_OR_RETURN(auto entry, reader_->Get(seq, journal::ReadScope::kWithSealed));
+  RELAIS_ASSIGN_OR_RETURN(auto entry, Checked(reader_->Get(seq, journal::ReadScope::kWithSealed)));
   if (!entry) return base::NotFound("no_event", "no journal entry " + std::to_string(seq));
   return StoredEvent{entry->seq, entry->received_at, std::move(entry->envelope)};
 }
@@ -117,7 +121,7 @@ base::Result<std::vector<StoredEvent>> JournalEventStore::ReadMany(
   std::vector<StoredEvent> out;
   out.reserve(seqs.size());
   size_t next = 0;
-  RELAIS_RETURN_IF_ERROR(reader_->ForEachFrom(
+  RELAIS_RETURN_IF_ERROR(Checked(reader_->ForEachFrom(
       first,
       [&](const journal::StoredEntry& e) {
         while (next < seqs.size() && seqs[next] < e.seq) ++next;
@@ -125,7 +129,7 @@ base::Result<std::vector<StoredEvent>> JournalEventStore::ReadMany(
         if (seqs[next] == e.seq) out.push_back(StoredEvent{e.seq, e.received_at, e.envelope});
         return e.seq < last;
       },
-      journal::ReadScope::kWithSealed));
+      journal::ReadScope::kWithSealed)));
   return out;
 }
 
@@ -181,9 +185,11 @@ base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
   jo.checkpoint_every_rows = options.checkpoint_every;
   jo.checkpoint_every_ms = options.checkpoint_interval_ms;
   jo.vfs = options.vfs;
+  jo.on_corruption = options.on_corruption;
   RELAIS_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(jo, clock, &broker.sign_secret));
   RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.path, ""}));
-  return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader), clock);
+  return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader), clock,
+                                             options.on_corruption);
 }
 
 }  // namespace relais::broker

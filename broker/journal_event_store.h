@@ -6,6 +6,7 @@
 #define RELAIS_BROKER_JOURNAL_EVENT_STORE_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -24,12 +25,16 @@ struct JournalStoreOptions {
   uint64_t checkpoint_every = 1000;
   base::TimeMs checkpoint_interval_ms = 60'000;
   std::string vfs;  // SQLite VFS of the writer; empty for the default (tests inject faults)
+  // Called when the journal finds a damaged page after Open (a read that fails its checksum, or
+  // the background scrub of a large journal): the owner fail-stops. Any thread; may be empty.
+  std::function<void(const base::Error&)> on_corruption;
 };
 
 class JournalEventStore final : public EventStore {
  public:
   JournalEventStore(std::unique_ptr<journal::Journal> journal,
-                    std::unique_ptr<journal::JournalReader> reader, const base::Clock& clock);
+                    std::unique_ptr<journal::JournalReader> reader, const base::Clock& clock,
+                    std::function<void(const base::Error&)> on_corruption = {});
   ~JournalEventStore() override;
 
   void Append(schema::Envelope envelope, schema::Header header,
@@ -56,9 +61,19 @@ class JournalEventStore final : public EventStore {
   journal::Journal& journal() { return *journal_; }
 
  private:
+  // Passes a kCorruption error of a read to on_corruption_.
+  template <typename T>
+  T Checked(T result) {
+    if (!result && result.error().kind == base::ErrorKind::kCorruption && on_corruption_) {
+      on_corruption_(result.error());
+    }
+    return result;
+  }
+
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<journal::JournalReader> reader_;
   const base::Clock& clock_;
+  std::function<void(const base::Error&)> on_corruption_;
   // Acks handed to the journal writer but not yet committed. Pending() must not return them:
   // it copies this set *before* reading, so an ack committed after the read's snapshot is still
   // in the copy (it is erased only after its commit).

@@ -227,6 +227,12 @@ int Serve(const Config& c) {
     base::LogWarn("test_fault_file", {{"file", c.test_fault_file}});
   }
 #endif
+  // A damaged journal page found after start (a read, or the background scrub of a large journal)
+  // stops the broker at once rather than serving around it (docs/journal-format.md §1.1).
+  jo.on_corruption = [](const base::Error& e) {
+    base::LogError("relaisd_failed", {{"code", e.code}, {"message", e.message}});
+    std::_Exit(3);
+  };
   auto store = broker::OpenJournalEventStore(jo, clock, *identity);
   if (!store) {
     base::LogError("startup_failed",

@@ -4,11 +4,16 @@
 
 #include <utility>
 
+#include "broker/journal/checksum_vfs.h"
+
 namespace relais::journal::internal {
 
 base::Error SqliteError(int rc, std::string_view what) {
   std::string message =
       std::string(what) + ": " + sqlite3_errstr(rc) + " (sqlite " + std::to_string(rc) + ")";
+  if (rc == SQLITE_IOERR_DATA) {
+    return base::Corruption("journal_corrupt", message + ": a page fails its checksum");
+  }
   switch (rc & 0xff) {
     case SQLITE_FULL:
       return base::RetryLater("disk_full", "the journal's disk is full; " + message);
@@ -41,8 +46,10 @@ base::Result<std::unique_ptr<Db>> Db::Open(const std::string& uri, OpenMode mode
       flags |= SQLITE_OPEN_READONLY;
       break;
   }
+  const std::string shim = ChecksumVfsOver(vfs);
+  if (shim.empty()) return base::InvalidInput("bad_vfs", "no SQLite VFS named '" + vfs + "'");
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(uri.c_str(), &raw, flags, vfs.empty() ? nullptr : vfs.c_str());
+  int rc = sqlite3_open_v2(uri.c_str(), &raw, flags, shim.c_str());
   if (rc != SQLITE_OK) {
     if (raw != nullptr) rc = sqlite3_extended_errcode(raw);
     sqlite3_close_v2(raw);
@@ -115,6 +122,10 @@ void Db::RollbackIfOpen() {
 }
 
 void Db::SetBusyTimeoutMs(int ms) { sqlite3_busy_timeout(db_, ms); }
+
+void Db::SetReserveBytes(int n) {
+  sqlite3_file_control(db_, "main", SQLITE_FCNTL_RESERVE_BYTES, &n);
+}
 
 Stmt::~Stmt() { sqlite3_finalize(stmt_); }
 

@@ -25,7 +25,7 @@ namespace relais::journal::internal {
 // Maps a SQLite result code to a relais error (codes in README.md):
 //   SQLITE_FULL            -> kRetryLater  "disk_full"
 //   SQLITE_BUSY / LOCKED   -> kRetryLater  "journal_busy"
-//   SQLITE_CORRUPT, NOTADB -> kCorruption  "journal_corrupt"
+//   SQLITE_CORRUPT, NOTADB, IOERR_DATA (a page checksum) -> kCorruption  "journal_corrupt"
 //   SQLITE_CANTOPEN        -> kNotFound    "journal_not_found"
 //   SQLITE_IOERR and anything else -> kFailStop "journal_failed"
 // `what` names the operation; the message never contains stored values.
@@ -44,7 +44,8 @@ class Stmt;
 
 class Db {
  public:
-  // `uri` is a path or a file: URI. `vfs` empty = SQLite's default.
+  // `uri` is a path or a file: URI. `vfs` empty = SQLite's default. Every connection goes through
+  // the page-checksum shim over `vfs` (checksum_vfs.h).
   static base::Result<std::unique_ptr<Db>> Open(const std::string& uri, OpenMode mode,
                                                 const std::string& vfs);
   ~Db();
@@ -72,6 +73,9 @@ class Db {
   // Best-effort ROLLBACK when a transaction is still open (after an error).
   void RollbackIfOpen();
   void SetBusyTimeoutMs(int ms);
+  // SQLITE_FCNTL_RESERVE_BYTES on the main database: takes effect when the database is created or
+  // by the next VACUUM.
+  void SetReserveBytes(int n);
   sqlite3* raw() { return db_; }
 
  private:

@@ -119,6 +119,8 @@ base::Status Journal::Close() {
   std::lock_guard<std::mutex> lock(close_mu_);
   if (closed_) return base::Ok();
   closed_ = true;
+  scrub_stop_.store(true);
+  if (scrub_thread_.joinable()) scrub_thread_.join();
   base::Status result;
   if (thread_.joinable()) {
     auto promise = std::make_shared<std::promise<base::Status>>();

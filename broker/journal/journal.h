@@ -17,6 +17,9 @@
 //                                 The outcome of the appends in flight is unknown: after a restart
 //                                 re-send them with the same event ids (duplicates are detected).
 //   kFailStop   "journal_closed"  the journal was closed
+//   kCorruption "journal_corrupt" Open: a page fails its checksum, the file size disagrees with its
+//                                 header, or the WAL lost committed frames; later: a page read
+//                                 fails its checksum (the background scrub also fail-stops)
 //   kCorruption "chain_broken"    Open: the chain does not verify; the message names the first bad
 //   seq kCorruption "checkpoint_mismatch" / "journal_truncated"  Open: the last checkpoint
 //   disagrees kInvalidInput "bad_envelope" / "digest_mismatch" / "header_mismatch"  Append: refused
@@ -99,6 +102,15 @@ struct JournalOptions {
   int wal_restart_frames = 4000;
   int busy_timeout_ms = 5000;
   std::string vfs;  // SQLite VFS name; empty for the default (tests inject faults with their own)
+  // Per-page checksums (format 3, docs/journal-format.md §1.1). false only for benchmarks that
+  // measure their cost: a new journal is then created without them and none are checked.
+  bool page_checksums = true;
+  // On open, a database file up to this size has every page verified before Open returns; a
+  // larger one is verified by a background scrub while the journal serves (every page SQLite
+  // reads is verified anyway), which calls on_corruption and fail-stops on a bad page.
+  int64_t scrub_sync_limit_bytes = int64_t{64} << 20;
+  // Called (on the scrub thread) when the background scrub finds a damaged page; may be empty.
+  std::function<void(const base::Error&)> on_corruption;
   std::function<void(const BatchStats&)> on_batch;  // writer thread; may be empty
 };
 
@@ -159,6 +171,8 @@ class Journal {
   void RunControl(internal::QueueItem& item);
   void EnterFailStop(const base::Error& cause);
   void PublishHead();
+  base::Status CheckFilesAfterOpen(bool wal_was_committed);
+  void StartScrub();
   base::Status RunBlocking(std::function<base::Status(internal::BatchWriter&)> fn);
 
   JournalOptions options_;
@@ -168,6 +182,8 @@ class Journal {
   std::unique_ptr<internal::BatchWriter> writer_;
   std::unique_ptr<internal::WalCheckpointer> checkpointer_;
   std::thread thread_;
+  std::thread scrub_thread_;
+  std::atomic<bool> scrub_stop_{false};
   std::atomic<uint64_t> head_seq_{0};
   mutable std::mutex head_mu_;
   Head head_;

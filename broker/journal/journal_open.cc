@@ -1,5 +1,6 @@
 // Journal::Open and the checks made before anything is queued.
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -9,8 +10,10 @@
 #include "base/log.h"
 #include "broker/journal/batch_writer.h"
 #include "broker/journal/chain.h"
+#include "broker/journal/integrity.h"
 #include "broker/journal/journal.h"
 #include "broker/journal/journal_internal.h"
+#include "broker/journal/page_checksum.h"
 #include "broker/journal/schema_sql.h"
 #include "broker/journal/wal_checkpointer.h"
 #include "broker/journal/work_queue.h"
@@ -86,6 +89,29 @@ base::Status VerifyTail(Db& db, const KeySet& keys) {
   return base::Ok();
 }
 
+struct FilesBeforeOpen {
+  bool fresh = false;          // the database file is absent or empty
+  bool wal_committed = false;  // the WAL holds committed frames
+};
+
+// Before SQLite opens the files (its WAL recovery would silently drop frames after a damaged one):
+// the WAL, the database header and size, and for a file up to `sync_limit` bytes every page.
+base::Result<FilesBeforeOpen> CheckFilesBeforeOpen(const std::string& path, bool checksums,
+                                                   int64_t sync_limit) {
+  FilesBeforeOpen files;
+  RELAIS_ASSIGN_OR_RETURN(WalState wal, CheckWal(path + "-wal"));
+  files.wal_committed = wal.committed_frames > 0;
+  RELAIS_ASSIGN_OR_RETURN(std::optional<DbHeader> header, ReadDbHeader(path));
+  files.fresh = !header.has_value();
+  if (!header) return files;
+  RELAIS_RETURN_IF_ERROR(CheckDbFile(*header, path, files.wal_committed, checksums));
+  if (checksums && header->reserved == kPageChecksumBytes && header->file_size <= sync_limit) {
+    RELAIS_ASSIGN_OR_RETURN(ScrubStats stats, ScrubPages(path, nullptr, 0));
+    base::LogDebug("journal_scrubbed", {{"pages", stats.pages}, {"us", stats.micros}});
+  }
+  return files;
+}
+
 }  // namespace internal
 
 base::Result<std::unique_ptr<Journal>> Journal::Open(JournalOptions options,
@@ -119,11 +145,15 @@ base::Status Journal::Start(const base::Clock& clock, const crypto::Secret* key)
     options_.checkpoint_keys.Add("broker", SigningPublicKey(key_));
   }
   const std::string path = options_.path.string();
+  const bool checksums = options_.page_checksums;
+  RELAIS_ASSIGN_OR_RETURN(FilesBeforeOpen files,
+                          CheckFilesBeforeOpen(path, checksums, options_.scrub_sync_limit_bytes));
   RELAIS_ASSIGN_OR_RETURN(std::unique_ptr<Db> db,
                           Db::Open(path, OpenMode::kReadWriteCreate, options_.vfs));
   db->SetBusyTimeoutMs(options_.busy_timeout_ms);
+  if (files.fresh && checksums) db->SetReserveBytes(kPageChecksumBytes);  // before the first write
   RELAIS_RETURN_IF_ERROR(ConfigureWriteConnection(*db));
-  RELAIS_RETURN_IF_ERROR(EnsureSchema(*db));
+  RELAIS_RETURN_IF_ERROR(EnsureSchema(*db, checksums));
   if (options_.verify_on_open) RELAIS_RETURN_IF_ERROR(VerifyTail(*db, options_.checkpoint_keys));
   const bool inline_wal = options_.wal_checkpointing == WalCheckpointing::kInline;
   db->SetAutoCheckpoint(inline_wal ? options_.wal_checkpoint_frames : 0);
@@ -132,10 +162,9 @@ base::Status Journal::Start(const base::Clock& clock, const crypto::Secret* key)
   RELAIS_ASSIGN_OR_RETURN(writer_, BatchWriter::Create(std::move(db), clock, policy));
   // An erasure interrupted before its WAL truncation must not leave old page images behind:
   // start every run from an empty WAL. Best effort: a reader on an old snapshot only delays it.
-  if (base::Status st = writer_->TruncateWal();
-      !st && st.error().kind != base::ErrorKind::kRetryLater) {
-    return st;
-  }
+  base::Status truncated = writer_->TruncateWal();
+  if (!truncated && truncated.error().kind != base::ErrorKind::kRetryLater) return truncated;
+  if (truncated) RELAIS_RETURN_IF_ERROR(CheckFilesAfterOpen(files.wal_committed));
   queue_ =
       std::make_unique<WorkQueue>(options_.max_batch, std::max<size_t>(1, options_.max_queued));
   if (!inline_wal) {
@@ -153,7 +182,53 @@ base::Status Journal::Start(const base::Clock& clock, const crypto::Secret* key)
   }
   PublishHead();
   thread_ = std::thread([this] { WriterLoop(); });
+  StartScrub();
   return base::Ok();
+}
+
+// With an empty WAL the file is the whole database: its header must now say format 3 with
+// checksum bytes, and the file must hold exactly the header's page count. When WAL frames were
+// just copied in, a small file is scrubbed again: pages the copy did not rewrite may have been
+// cut off (a truncated file the checkpoint extended again reads back as zeros).
+base::Status Journal::CheckFilesAfterOpen(bool wal_was_committed) {
+  using namespace internal;  // NOLINT: the journal's own internals
+  const std::string path = options_.path.string();
+  RELAIS_ASSIGN_OR_RETURN(std::optional<DbHeader> header, ReadDbHeader(path));
+  if (!header) return base::Corruption("journal_corrupt", "the database file vanished");
+  if (options_.page_checksums && header->reserved != kPageChecksumBytes) {
+    return base::Corruption("journal_corrupt", "the database has no page checksums");
+  }
+  RELAIS_RETURN_IF_ERROR(
+      CheckDbFile(*header, path, /*wal_committed=*/false, options_.page_checksums));
+  if (wal_was_committed && options_.page_checksums &&
+      header->file_size <= options_.scrub_sync_limit_bytes) {
+    RELAIS_RETURN_IF_ERROR(ScrubPages(path, nullptr, 0));
+  }
+  return base::Ok();
+}
+
+void Journal::StartScrub() {
+  using namespace internal;  // NOLINT: the journal's own internals
+  if (!options_.page_checksums) return;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(options_.path, ec);
+  if (ec || static_cast<int64_t>(size) <= options_.scrub_sync_limit_bytes) return;  // done
+  scrub_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "journal-scrub");
+    auto stats = ScrubPages(options_.path.string(), &scrub_stop_, /*retries=*/3);
+    if (!stats) {
+      base::LogError("journal_scrub_failed",
+                     {{"code", stats.error().code}, {"message", stats.error().message}});
+      queue_->Fail(stats.error());
+      if (options_.on_corruption) options_.on_corruption(stats.error());
+      return;
+    }
+    if (scrub_stop_.load()) return;  // closed before the scrub finished
+    const double mb = static_cast<double>(stats->bytes) / (1 << 20);
+    base::LogInfo("journal_scrub_done",
+                  {{"pages", stats->pages},
+                   {"mib_per_s", stats->micros > 0 ? mb * 1e6 / stats->micros : 0.0}});
+  });
 }
 
 }  // namespace relais::journal

@@ -2,14 +2,15 @@
 
 #include <string>
 
+#include "broker/journal/page_checksum.h"
 #include "crypto/seal.h"
 
 namespace relais::journal::internal {
 
 namespace {
 
-// Format 2 (1 + deliveries.acked_at). Changing anything here needs a new kFormatVersion and
-// docs/journal-format.md.
+// Format 3 (1 + deliveries.acked_at in 2 + page checksums in 3; the DDL is the same as 2). Changing
+// anything here needs a new kFormatVersion and docs/journal-format.md.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE entries (
   seq          INTEGER PRIMARY KEY,
@@ -116,11 +117,20 @@ base::Status ConfigureCheckpointConnection(Db& db) {
       "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA journal_size_limit=67108864;");
 }
 
-base::Status CheckFormat(Db& db) {
+namespace {
+
+base::Status CheckApplicationId(Db& db) {
   RELAIS_ASSIGN_OR_RETURN(int64_t app_id, db.QueryInt("PRAGMA application_id"));
   if (app_id != kApplicationId) {
     return base::InvalidInput("not_a_journal", "the database is not a relais journal");
   }
+  return base::Ok();
+}
+
+}  // namespace
+
+base::Status CheckFormat(Db& db) {
+  RELAIS_RETURN_IF_ERROR(CheckApplicationId(db));
   RELAIS_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
   if (version != kFormatVersion) {
     return base::InvalidInput("unsupported_journal_format",
@@ -130,7 +140,23 @@ base::Status CheckFormat(Db& db) {
   return base::Ok();
 }
 
-base::Status EnsureSchema(Db& db) {
+namespace {
+
+// Format 2 -> 3: VACUUM rewrites every page with kPageChecksumBytes reserved bytes (the checksum
+// VFS fills them in as the pages reach the file). The temporary copy goes to a file, not memory.
+// A crash before the version bump leaves a format-2 journal whose pages already have checksums;
+// the next open simply runs the VACUUM again.
+base::Status MigrateToFormat3(Db& db, bool checksums) {
+  if (checksums) {
+    db.SetReserveBytes(kPageChecksumBytes);
+    RELAIS_RETURN_IF_ERROR(db.Exec("PRAGMA temp_store=FILE; VACUUM; PRAGMA temp_store=MEMORY;"));
+  }
+  return db.Exec("PRAGMA user_version=3;");
+}
+
+}  // namespace
+
+base::Status EnsureSchema(Db& db, bool checksums) {
   RELAIS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   auto tables = db.QueryInt("SELECT count(*) FROM sqlite_schema");
   if (!tables) {
@@ -147,9 +173,13 @@ base::Status EnsureSchema(Db& db) {
         db.RollbackIfOpen();
         return st;
       }
-      return CheckFormat(db);
+      *version = 2;
     }
     db.RollbackIfOpen();
+    if (version && *version == 2) {
+      RELAIS_RETURN_IF_ERROR(CheckApplicationId(db));
+      RELAIS_RETURN_IF_ERROR(MigrateToFormat3(db, checksums));
+    }
     return CheckFormat(db);
   }
   std::string ddl = std::string(kSchemaSql) +

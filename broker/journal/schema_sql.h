@@ -14,7 +14,7 @@
 namespace relais::journal::internal {
 
 inline constexpr int64_t kApplicationId = 0x524c4a31;  // "RLJ1"
-inline constexpr int64_t kFormatVersion = 2;
+inline constexpr int64_t kFormatVersion = 3;
 
 // Every entry column, in the order ReadRow expects, for "SELECT <kEntryColumns> FROM entries e".
 // Column 14 is 1 when case_keys maps the row's case_no to its case_ref, column 15 is 1 when the
@@ -33,8 +33,11 @@ base::Status ConfigureWriteConnection(Db& db);
 // Settings of the background WAL checkpointer's connection (synchronous=FULL).
 base::Status ConfigureCheckpointConnection(Db& db);
 // Creates the schema in an empty database, or checks that an existing one is a journal of a
-// supported format: kInvalidInput "not_a_journal" / "unsupported_journal_format".
-base::Status EnsureSchema(Db& db);
+// supported format: kInvalidInput "not_a_journal" / "unsupported_journal_format". Upgrades format
+// 1 and 2 in place (1 -> 2: deliveries.acked_at; 2 -> 3: VACUUM into pages with checksum bytes,
+// unless `checksums` is false). A new database must have had SetReserveBytes before its first
+// write.
+base::Status EnsureSchema(Db& db, bool checksums);
 base::Status CheckFormat(Db& db);
 
 // Decoding of rows selected with kEntryColumns / kEntryMetadataColumns.

@@ -7,7 +7,9 @@
 // follow a pool of 2,000 open cases, one event in five opening a new case. Producers keep
 // 2*B/P appends in flight each, like a broker with many publishers. The database lives under
 // DIR (default $RELAIS_BENCH_DIR or /var/tmp), which must be a real disk, not tmpfs.
+#include <fcntl.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,7 +23,9 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "broker/journal/integrity.h"
 #include "broker/journal/journal.h"
+#include "broker/journal/page_checksum.h"
 #include "broker/journal/testing/events.h"
 #include "broker/journal/testing/plain_baseline.h"
 #include "crypto/random.h"
@@ -84,7 +88,7 @@ std::vector<AppendRequest> MakeRows(size_t n) {
 
 Measurement RunJournal(const std::string& name, const std::filesystem::path& dir,
                        const std::vector<AppendRequest>& rows, const Args& args,
-                       WalCheckpointing wal, int wal_frames, bool derived) {
+                       WalCheckpointing wal, int wal_frames, bool derived, bool checksums = true) {
   base::SystemClock clock;
   crypto::SigningKeyPair key = crypto::GenerateSigningKeyPair();
   JournalOptions options;
@@ -92,6 +96,7 @@ Measurement RunJournal(const std::string& name, const std::filesystem::path& dir
   options.max_batch = args.batch;
   options.wal_checkpointing = wal;
   options.wal_checkpoint_frames = wal_frames;
+  options.page_checksums = checksums;
   std::vector<int64_t> commit_us;
   std::vector<size_t> batch_sizes;
   int64_t write_us = 0, cpu_us = 0, catchup_us = 0;
@@ -213,8 +218,48 @@ std::string LoadAverage() {
   return one + " " + five;
 }
 
+// The start-up scrub (every page read and its checksum verified) over a journal the benchmark
+// wrote: from the page cache, then after asking the kernel to drop this file's cached pages.
+struct ScrubSpeed {
+  double mib = 0, hot_mib_s = 0, cold_mib_s = 0;
+  double checksum_ns_per_page = 0;  // PageChecksum alone, 4 KiB page in L1
+};
+
+ScrubSpeed MeasureScrub(const std::filesystem::path& db) {
+  ScrubSpeed speed;
+  auto rate = [&](const base::Result<internal::ScrubStats>& r) {
+    if (!r) {
+      std::fprintf(stderr, "scrub: %s\n", r.error().ToString().c_str());
+      return 0.0;
+    }
+    speed.mib = static_cast<double>(r->bytes) / (1 << 20);
+    return r->micros > 0 ? speed.mib * 1e6 / static_cast<double>(r->micros) : 0.0;
+  };
+  speed.hot_mib_s = rate(internal::ScrubPages(db.string(), nullptr, 0));
+  int fd = ::open(db.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fdatasync(fd);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  speed.cold_mib_s = rate(internal::ScrubPages(db.string(), nullptr, 0));
+  std::vector<uint8_t> page(4096, 0x5a);
+  constexpr int kPages = 200'000;
+  uint64_t sink = 0;
+  const int64_t start = base::MonotonicMicros();
+  for (int i = 0; i < kPages; ++i) {
+    page[i % 4000] = static_cast<uint8_t>(i);
+    sink += internal::PageChecksum(page.data(), page.size(), static_cast<uint64_t>(i) + 1);
+  }
+  speed.checksum_ns_per_page =
+      1000.0 * static_cast<double>(base::MonotonicMicros() - start) / kPages;
+  volatile uint64_t keep = sink;  // the checksums are used
+  (void)keep;
+  return speed;
+}
+
 void Report(const std::vector<Measurement>& ms, const Args& args, double ratio,
-            const std::string& load, bool tmpfs) {
+            const std::string& load, bool tmpfs, double checksum_ratio, const ScrubSpeed& scrub) {
   std::printf("\n%-34s %10s %8s %11s %11s %11s %11s\n", "variant", "rows/s", "batch", "commit p50",
               "commit p99", "append p50", "append p99");
   for (const Measurement& m : ms) {
@@ -230,13 +275,22 @@ void Report(const std::vector<Measurement>& ms, const Args& args, double ratio,
   std::printf(
       "\njournal / plain insert loop (same schema, batch %.0f): %.2fx   load before: %s%s\n",
       ms[4].mean_batch, ratio, load.c_str(), tmpfs ? "   WARNING: tmpfs" : "");
+  std::printf("journal with / without page checksums: %.2fx\n", checksum_ratio);
+  std::printf(
+      "start-up scrub of %.0f MiB: %.0f MiB/s from the page cache, %.0f MiB/s from disk; "
+      "page checksum %.0f ns per 4 KiB page\n",
+      scrub.mib, scrub.hot_mib_s, scrub.cold_mib_s, scrub.checksum_ns_per_page);
   if (args.out.empty()) return;
   std::ostringstream j;
   j << "{\n  \"benchmark\": \"journal\",\n  \"rows\": " << args.rows
     << ",\n  \"row_bytes\": " << kTargetRowBytes << ",\n  \"producers\": " << args.producers
     << ",\n  \"max_batch\": " << args.batch << ",\n  \"synchronous\": \"FULL\""
     << ",\n  \"load_before\": \"" << load << "\",\n  \"tmpfs\": " << (tmpfs ? "true" : "false")
-    << ",\n  \"ratio_journal_to_plain\": " << ratio << ",\n  \"results\": [\n";
+    << ",\n  \"ratio_journal_to_plain\": " << ratio
+    << ",\n  \"ratio_checksums_on_to_off\": " << checksum_ratio
+    << ",\n  \"scrub_mib\": " << scrub.mib << ",\n  \"scrub_hot_mib_per_s\": " << scrub.hot_mib_s
+    << ",\n  \"scrub_cold_mib_per_s\": " << scrub.cold_mib_s
+    << ",\n  \"checksum_ns_per_page\": " << scrub.checksum_ns_per_page << ",\n  \"results\": [\n";
   for (size_t i = 0; i < ms.size(); ++i) {
     const Measurement& m = ms[i];
     j << "    {\"name\": \"" << m.name << "\", \"rows_per_s\": " << m.rows_per_s
@@ -268,9 +322,11 @@ int Run(int argc, char** argv) {
   if (!args.only.empty()) {
     const bool derived = args.only.find("derived") != std::string::npos;
     const bool inline_wal = args.only.find("inline") != std::string::npos;
-    Measurement m = RunJournal(
-        "journal-" + args.only, dir, rows, args,
-        inline_wal ? WalCheckpointing::kInline : WalCheckpointing::kBackground, 1000, derived);
+    const bool checksums = args.only.find("nochecksum") == std::string::npos;
+    Measurement m =
+        RunJournal("journal-" + args.only, dir, rows, args,
+                   inline_wal ? WalCheckpointing::kInline : WalCheckpointing::kBackground, 1000,
+                   derived, checksums);
     std::printf(
         "%s: %.0f rows/s, writer %.1f us/row in transaction (%.1f us/row CPU), "
         "commit p50 %lld us p99 %lld us, append p99 %lld us, WAL catch-up %.1f%% of the run\n",
@@ -282,6 +338,7 @@ int Run(int argc, char** argv) {
   }
   ms.push_back(RunJournal("journal (background wal ckpt)", dir, rows, args,
                           WalCheckpointing::kBackground, 1000, false));
+  const ScrubSpeed scrub = MeasureScrub(dir / "journal (background wal ckpt).db");
   ms.push_back(RunJournal("journal (inline wal ckpt 1000)", dir, rows, args,
                           WalCheckpointing::kInline, 1000, false));
   ms.push_back(RunJournal("journal (inline wal ckpt 10000)", dir, rows, args,
@@ -293,8 +350,11 @@ int Run(int argc, char** argv) {
                         testing::PlainTable::kJournalSchema));
   ms.push_back(
       RunPlain("plain insert loop (blob table)", dir, rows, batch, testing::PlainTable::kBlobOnly));
+  ms.push_back(RunJournal("journal (no page checksums)", dir, rows, args,
+                          WalCheckpointing::kBackground, 1000, false, /*checksums=*/false));
   const double ratio = ms[0].rows_per_s / ms[4].rows_per_s;
-  Report(ms, args, ratio, load, tmpfs);
+  const double checksum_ratio = ms[0].rows_per_s / ms[6].rows_per_s;
+  Report(ms, args, ratio, load, tmpfs, checksum_ratio, scrub);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
   return 0;

@@ -222,7 +222,9 @@ TEST_F(DoctorTest, TamperedJournalFails) {
   auto lines = LinesOf(r.output, "journal");
   ASSERT_EQ(lines.size(), 1u) << r.output;
   EXPECT_TRUE(StartsWith(lines[0], "FAIL ")) << lines[0];
-  EXPECT_NE(lines[0].find("chain_broken"), std::string::npos) << lines[0];
+  // A plain `sqlite3` edit does not keep the page checksums (docs/journal-format.md §1.1): the
+  // damaged page is found before the chain is read.
+  EXPECT_NE(lines[0].find("journal_corrupt"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("relais audit verify"), std::string::npos) << lines[0];
 }
 

@@ -3,8 +3,20 @@
 #include <sqlite3.h>
 
 #include "broker/journal/checkpoint.h"
+#include "broker/journal/checksum_vfs.h"
 
 namespace relais::journal::testing {
+
+namespace {
+
+// Raw edits model an operator who keeps the page checksums valid (they are not secret): what must
+// catch them is the chain and the checkpoints, not the checksums.
+int OpenWithChecksums(const std::filesystem::path& path, sqlite3** db) {
+  const std::string vfs = internal::ChecksumVfsOver("");
+  return sqlite3_open_v2(path.c_str(), db, SQLITE_OPEN_READWRITE, vfs.c_str());
+}
+
+}  // namespace
 
 JournalOptions JournalFixture::Options() const {
   JournalOptions o;
@@ -49,7 +61,7 @@ std::vector<AppendResult> JournalFixture::AppendMany(Journal& journal, int n, Ev
 
 void JournalFixture::ExecRaw(const std::string& sql) {
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(OpenWithChecksums(db_path(), &db), SQLITE_OK);
   char* error = nullptr;
   int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
   EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
@@ -59,7 +71,7 @@ void JournalFixture::ExecRaw(const std::string& sql) {
 
 void JournalFixture::CorruptColumn(uint64_t seq, const std::string& column) {
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(OpenWithChecksums(db_path(), &db), SQLITE_OK);
   sqlite3_stmt* read = nullptr;
   const std::string select =
       "SELECT " + column + ", typeof(" + column + ") FROM entries WHERE seq = ?1";

@@ -34,10 +34,11 @@ class JournalFixture : public ::testing::Test {
   // Appends `n` events of `spec` (fresh event ids), one at a time, with derived mutations.
   std::vector<AppendResult> AppendMany(Journal& journal, int n, EventSpec spec = {});
 
-  // Runs SQL on the database file with a plain SQLite connection (the journal must be closed).
+  // Runs SQL on the database file with a plain SQLite connection through the checksum VFS (so
+  // page checksums stay valid; the journal must be closed).
   void ExecRaw(const std::string& sql);
   // Flips one byte in the middle of a blob/text column of entry `seq`, or adds 1 to an integer
-  // column, with a plain SQLite connection.
+  // column, with a plain SQLite connection through the checksum VFS.
   void CorruptColumn(uint64_t seq, const std::string& column);
 
   TempDir dir_;
