@@ -91,6 +91,21 @@ std::string BrokerMetrics::Render() const {
           zap_refused.load());
   Counter(out, "relais_healthy", "1 while the journal and the ZAP handler work.",
           healthy.load() ? 1 : 0, "gauge");
+  Counter(out, "relais_stream_forwarded_seq",
+          "Highest journal seq stored in the replication stream (JetStream mode).",
+          stream_forwarded_seq.load(), "gauge");
+  Counter(out, "relais_stream_forward_lag",
+          "Journal entries not yet acknowledged by the replication stream.",
+          stream_forward_lag.load(), "gauge");
+  Counter(out, "relais_stream_forward_retries_total",
+          "Stream appends or key operations retried (election, failover).",
+          stream_forward_retries.load());
+  Counter(out, "relais_stream_forward_duplicates_total",
+          "Entries the stream already held when resent.", stream_forward_duplicates.load());
+  Counter(out, "relais_stream_forward_failed", "1 once forwarding stopped on a permanent error.",
+          stream_forward_failed.load(), "gauge");
+  Counter(out, "relais_stream_keys_destroyed_total",
+          "Case keys destroyed (stream copies crypto-shredded).", stream_keys_destroyed.load());
   publish_to_ack.Render("relais_publish_ack_seconds",
                         "Time from receiving a publish to sending its ack.", out);
   return out;

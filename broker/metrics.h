@@ -47,6 +47,13 @@ struct BrokerMetrics {
   std::atomic<uint64_t> zap_accepted{0};
   std::atomic<uint64_t> zap_refused{0};
   std::atomic<bool> healthy{true};
+  // Replication to the stream (stream_forwarder.h); stay 0 in the embedded mode.
+  std::atomic<uint64_t> stream_forwarded_seq{0};
+  std::atomic<uint64_t> stream_forward_lag{0};
+  std::atomic<uint64_t> stream_forward_retries{0};
+  std::atomic<uint64_t> stream_forward_duplicates{0};
+  std::atomic<uint64_t> stream_forward_failed{0};
+  std::atomic<uint64_t> stream_keys_destroyed{0};
   LatencyHistogram publish_to_ack;
 
   void CountFatal(const std::string& code);

@@ -13,9 +13,14 @@
 #include "base/crash_point.h"
 #include "base/log.h"
 #include "broker/broker.h"
+#include "broker/jetstream/jetstream_case_keys.h"
+#include "broker/jetstream/jetstream_stream_log.h"
 #include "broker/journal_event_store.h"
 #include "broker/metrics_http.h"
 #include "broker/registry_store.h"
+#include "broker/replicated_event_store.h"
+#include "broker/stream_forwarder.h"
+#include "crypto/at_rest.h"
 #include "crypto/identity.h"
 #include "crypto/secret.h"
 #ifdef RELAIS_CRASH_POINTS
@@ -46,6 +51,14 @@ struct Config {
   std::vector<std::string> deadlines;
   std::string test_clock_file;
   std::string test_fault_file;  // relaisd_test_hooks only
+  // JetStream mode (docs/scale-out.md section 9); embedded when stream_url is empty.
+  std::string stream_url;
+  std::string stream_name;
+  int stream_replicas = 3;
+  std::string deployment;
+  std::string instance;
+  std::string territory;
+  std::string stream_secret_file;
 };
 
 po::options_description Options(Config& c) {
@@ -84,6 +97,24 @@ po::options_description Options(Config& c) {
       "docs/lifecycle.md)")("test-clock-file", po::value(&c.test_clock_file),
                             "TEST ONLY: read the time from this file (ISO 8601 or integer ms), "
                             "re-read when it changes");
+  d.add_options()("stream-url", po::value(&c.stream_url),
+                  "JetStream mode: comma-separated NATS URLs of the cluster "
+                  "(nats://h1:4222,nats://h2:4222,...); the local journal is then replicated to "
+                  "the stream (docs/scale-out.md). Absent: embedded mode")(
+      "stream-name", po::value(&c.stream_name),
+      "JetStream mode: the stream (default RELAIS_<DEPLOYMENT>); its case key bucket is "
+      "<stream-name>_KEYS")("stream-replicas", po::value(&c.stream_replicas)->default_value(3),
+                            "JetStream mode: replicas of the stream and key bucket (1 or 3)")(
+      "deployment", po::value(&c.deployment),
+      "JetStream mode: deployment name, subject token (required with --stream-url)")(
+      "instance", po::value(&c.instance),
+      "JetStream mode: this relaisd's name, unique in the deployment (required with "
+      "--stream-url)")("territory", po::value(&c.territory)->default_value("all"),
+                       "JetStream mode: territory token of the subjects")(
+      "stream-secret-file", po::value(&c.stream_secret_file),
+      "JetStream mode: at-rest key file (0600) keying the hash that names case keys; the same "
+      "file on every instance of the deployment; created if absent (default "
+      "<journal>.stream-secret)");
 #ifdef RELAIS_CRASH_POINTS
   d.add_options()("test-fault-file", po::value(&c.test_fault_file),
                   "TEST ONLY (relaisd_test_hooks): open the journal through the fault-injecting "
@@ -170,6 +201,69 @@ class SignalThread {
   std::thread thread_;
 };
 
+// JetStream mode: the stream, the case key bucket, the forwarder and the replicating store.
+// Destroyed in reverse order (the store and forwarder before the stream they use).
+struct Replication {
+  std::unique_ptr<broker::StreamLog> log;
+  std::unique_ptr<broker::CaseKeyStore> keys;
+  std::unique_ptr<broker::StreamForwarder> forwarder;
+  std::unique_ptr<broker::ReplicatedEventStore> store;
+};
+
+std::vector<std::string> SplitUrls(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+base::Status StartReplication(const Config& c, broker::EventStore& local,
+                              broker::BrokerMetrics& metrics, Replication& r) {
+  if (c.deployment.empty() || c.instance.empty()) {
+    return base::InvalidInput("missing_option", "--stream-url needs --deployment and --instance");
+  }
+  for (const std::string* token : {&c.deployment, &c.instance, &c.territory}) {
+    if (token->empty() || token->size() > 64 ||
+        token->find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos) {
+      return base::InvalidInput("bad_option",
+                                "--deployment, --instance and --territory take 1 to 64 of "
+                                "[A-Za-z0-9_-]");
+    }
+  }
+  jetstream::JetStreamOptions jo;
+  jo.urls = SplitUrls(c.stream_url);
+  jo.stream = c.stream_name.empty() ? "RELAIS_" + c.deployment : c.stream_name;
+  jo.subjects = {"relais." + c.deployment + ".>"};
+  jo.replicas = c.stream_replicas;
+  const std::filesystem::path secret_path =
+      c.stream_secret_file.empty() ? c.journal + ".stream-secret" : c.stream_secret_file;
+  if (!std::filesystem::exists(secret_path)) {
+    RELAIS_RETURN_IF_ERROR(crypto::CreateAtRestKeyFile(secret_path));
+    base::LogWarn("stream_secret_created", {{"file", secret_path.string()}});
+  }
+  RELAIS_ASSIGN_OR_RETURN(auto secret, crypto::LoadAtRestKeyFile(secret_path));
+  RELAIS_ASSIGN_OR_RETURN(r.log, jetstream::OpenJetStreamLog(jo));
+  RELAIS_ASSIGN_OR_RETURN(r.keys, jetstream::OpenJetStreamCaseKeys(jo, jo.stream + "_KEYS"));
+  broker::ForwarderOptions fo;
+  fo.journal = c.journal;
+  fo.naming = {c.deployment, c.territory, c.instance};
+  RELAIS_ASSIGN_OR_RETURN(r.forwarder, broker::StreamForwarder::Start(fo, *r.log, *r.keys,
+                                                                      std::move(secret), &metrics));
+  r.store = std::make_unique<broker::ReplicatedEventStore>(local, *r.forwarder);
+  base::LogInfo("stream_replication", {{"stream", jo.stream},
+                                       {"replicas", jo.replicas},
+                                       {"instance", c.instance},
+                                       {"forwarded", r.forwarder->forwarded()}});
+  return base::Ok();
+}
+
 int Serve(const Config& c) {
   // Before any thread starts, so that every thread inherits the blocked signal mask.
   SignalThread signals;
@@ -239,6 +333,18 @@ int Serve(const Config& c) {
                    {{"code", store.error().code}, {"message", store.error().message}});
     return 1;
   }
+  broker::BrokerMetrics metrics;
+  Replication replication;
+  if (!c.stream_url.empty()) {
+    if (auto st = StartReplication(c, **store, metrics, replication); !st) {
+      base::LogError("startup_failed",
+                     {{"code", st.error().code}, {"message", st.error().message}});
+      return 1;
+    }
+  }
+  broker::EventStore& event_store = replication.store
+                                        ? static_cast<broker::EventStore&>(*replication.store)
+                                        : static_cast<broker::EventStore&>(**store);
   transport::ServerOptions so;
   so.endpoint = c.listen;
   so.curve_public = identity->pub.curve_public;
@@ -251,7 +357,6 @@ int Serve(const Config& c) {
                    {{"code", server.error().code}, {"message", server.error().message}});
     return 1;
   }
-  broker::BrokerMetrics metrics;
   std::unique_ptr<broker::MetricsHttp> http;
   if (c.metrics_listen != "off" && !c.metrics_listen.empty()) {
     auto colon = c.metrics_listen.rfind(':');
@@ -274,7 +379,8 @@ int Serve(const Config& c) {
   bo.delivery.max_attempts = c.max_attempts;
   bo.delivery.max_credit = c.max_credit;
   broker::CaseEngine engine(engine_options);
-  broker::Broker b(bo, **server, **registry, **store, verifiers, engine, *identity, clock, metrics);
+  broker::Broker b(bo, **server, **registry, event_store, verifiers, engine, *identity, clock,
+                   metrics);
   signals.Start(b);
   base::LogInfo("relaisd_ready", {{"agency", me},
                                   {"listen", (*server)->BoundEndpoint()},

@@ -31,6 +31,9 @@ bool Backoff(std::chrono::steady_clock::time_point deadline);
 // A stored or delivered message as a LogRecord (Nats-* headers removed, the rest sorted by name).
 broker::LogRecord ToRecord(natsMsg* msg, uint64_t seq, int64_t time_ns);
 
+// Connects to options.urls (retrying until options.deadline) and opens a JetStream context.
+base::Result<std::unique_ptr<Conn>> Connect(const JetStreamOptions& options);
+
 base::Result<std::unique_ptr<broker::LogCursor>> OpenCursor(Conn* conn,
                                                             const broker::CursorOptions& options);
 

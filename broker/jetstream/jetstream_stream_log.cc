@@ -242,8 +242,9 @@ base::Status EnsureStream(Conn& conn) {
 
 }  // namespace
 
-base::Result<std::unique_ptr<broker::StreamLog>> OpenJetStreamLog(const JetStreamOptions& options) {
-  RELAIS_RETURN_IF_ERROR(CheckOptions(options));
+namespace internal {
+
+base::Result<std::unique_ptr<Conn>> Connect(const JetStreamOptions& options) {
   // The library's global state, initialised once rather than lazily by concurrent first connects.
   static std::once_flag opened;
   std::call_once(opened, [] { nats_Open(-1); });
@@ -269,6 +270,14 @@ base::Result<std::unique_ptr<broker::StreamLog>> OpenJetStreamLog(const JetStrea
   if (natsConnection_JetStream(&conn->js, conn->nc, &jo) != NATS_OK) {
     return base::FailStop("stream_failed", "jetstream context");
   }
+  return conn;
+}
+
+}  // namespace internal
+
+base::Result<std::unique_ptr<broker::StreamLog>> OpenJetStreamLog(const JetStreamOptions& options) {
+  RELAIS_RETURN_IF_ERROR(CheckOptions(options));
+  RELAIS_ASSIGN_OR_RETURN(auto conn, internal::Connect(options));
   RELAIS_RETURN_IF_ERROR(EnsureStream(*conn));
   return std::unique_ptr<broker::StreamLog>(new JetStreamLog(std::move(conn)));
 }

@@ -7,7 +7,7 @@
 //                    [--fixed-events F] [--fixed-rate R] [--backlog B] [--restart 0|1]
 //                    [--restart-journal N]
 //                    [--body-bytes N] [--credit C] [--sqlite-batch N] [--dir DIR]
-//                    [--systems relais,jetstream]
+//                    [--systems relais,jetstream,relais+r1,relais+r3]
 //
 // DIR (default $RELAIS_BENCH_DIR or /var/tmp) holds the journal, the JetStream store and the
 // limit probes; it must be a real disk, not tmpfs.
@@ -102,6 +102,12 @@ void PrintTable(const std::vector<SystemResult>& systems, const MachineLimits& m
         "%zu failed publishes\n",
         s.system.c_str(), s.idle_rss_kib / 1024.0, s.peak_rss_kib / 1024.0, s.store_bytes_per_event,
         s.store_fsynced_per_commit ? " (fsync per commit)" : " (NOT fsynced per ack)", s.failures);
+    if (s.replication_catchup_s >= 0) {
+      std::printf(
+          "%-10s replication: stream caught up with the journal %.2f s after the last "
+          "publish was acked (%zu entries)\n",
+          s.system.c_str(), s.replication_catchup_s, s.replicated_entries);
+    }
     if (s.has_restart) {
       std::printf(
           "%-10s restart after SIGKILL (%zu events, %.1f MiB journal): ready in %.2f s, "
@@ -130,7 +136,8 @@ Ratios ComputeRatios(const std::vector<SystemResult>& systems, const MachineLimi
   const SystemResult* js = nullptr;
   for (const auto& s : systems) {
     if (!s.error.empty()) continue;
-    (s.system == "relais" ? relais : js) = &s;
+    if (s.system == "relais") relais = &s;
+    if (s.system == "jetstream") js = &s;
   }
   if (relais == nullptr) return r;
   const PhaseResult* sat = Find(*relais, "saturation");
@@ -271,6 +278,14 @@ int Run(int argc, char** argv) {
     systems.push_back(RunJetStream(args.spec));
   }
   if (args.systems.find("relais") != std::string::npos) systems.push_back(RunRelais(args.spec));
+  // relaisd replicating its journal to JetStream R1 / R3 (docs/scale-out.md section 9).
+  for (int nodes : {1, 3}) {
+    if (args.systems.find("relais+r" + std::to_string(nodes)) != std::string::npos) {
+      std::printf("relais + replication to JetStream R%d...\n", nodes);
+      std::fflush(stdout);
+      systems.push_back(RunRelais(args.spec, nodes));
+    }
+  }
   const std::string up_after = Uptime();
   PrintTable(systems, limits);
   const Ratios ratios = ComputeRatios(systems, limits);

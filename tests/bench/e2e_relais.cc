@@ -17,9 +17,12 @@
 
 #include "adapters/sdk/envelope_builder.h"
 #include "base/clock.h"
+#include "broker/jetstream/jetstream_stream_log.h"
+#include "broker/journal/reader.h"
 #include "crypto/random.h"
 #include "tests/bench/e2e_systems.h"
 #include "tests/harness/harness.h"
+#include "tests/harness/nats_cluster.h"
 
 namespace relais::bench {
 namespace {
@@ -213,9 +216,30 @@ void MeasureRestart(Shared& sh, testing::BrokerProcess& broker, size_t probe, Sy
 
 }  // namespace
 
-SystemResult RunRelais(const LoadSpec& spec) {
+// Waits until the stream holds every entry of the journal; fills the replication fields.
+void MeasureCatchUp(const testing::BrokerProcess& broker, broker::StreamLog& log,
+                    SystemResult* out) {
+  const int64_t t = base::MonotonicMicros();
+  auto reader = journal::JournalReader::Open({broker.journal(), ""});
+  auto head = reader ? (*reader)->GetHead() : base::Result<journal::Head>(reader.error());
+  if (!head) {
+    out->error = "journal: " + head.error().ToString();
+    return;
+  }
+  while (base::MonotonicMicros() - t < 600'000'000) {
+    auto last = log.LastSeq();
+    if (last && *last >= head->seq) {
+      out->replicated_entries = *last;
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  out->replication_catchup_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+}
+
+SystemResult RunRelais(const LoadSpec& spec, int stream_nodes) {
   SystemResult out;
-  out.system = "relais";
+  out.system = stream_nodes == 0 ? "relais" : "relais+r" + std::to_string(stream_nodes);
   out.store_fsynced_per_commit = true;
   testing::TempDir tmp;  // under $TMPDIR, set by main to the measured disk
   testing::Deployment deployment(tmp.path());
@@ -255,7 +279,34 @@ SystemResult RunRelais(const LoadSpec& spec) {
   Recorder recorder(total, kReceivers.size());
   sh.recorder = &recorder;
 
-  testing::BrokerProcess broker(deployment);
+  std::unique_ptr<testing::NatsCluster> cluster;
+  std::unique_ptr<broker::StreamLog> stream;
+  std::vector<std::string> flags;
+  if (stream_nodes > 0) {
+    std::filesystem::create_directories(tmp.path() / "nats");
+    auto started = testing::NatsCluster::Start(stream_nodes, tmp.path() / "nats");
+    if (!started) {
+      out.error = started.error().ToString();
+      return out;
+    }
+    cluster = std::move(started).value();
+    std::string urls;
+    for (const auto& u : cluster->urls()) urls += (urls.empty() ? "" : ",") + u;
+    flags = {"--stream-url", urls, "--deployment",      "bench",
+             "--instance",   "r1", "--stream-replicas", std::to_string(stream_nodes)};
+    jetstream::JetStreamOptions jo;
+    jo.urls = cluster->urls();
+    jo.stream = "RELAIS_bench";
+    jo.subjects = {"relais.bench.>"};
+    jo.replicas = stream_nodes;
+    auto log = jetstream::OpenJetStreamLog(jo);
+    if (!log) {
+      out.error = log.error().ToString();
+      return out;
+    }
+    stream = std::move(log).value();
+  }
+  testing::BrokerProcess broker(deployment, flags);
   broker.Start();
   sh.endpoint = broker.endpoint();
   const pid_t pid = broker.process()->pid();
@@ -281,6 +332,7 @@ SystemResult RunRelais(const LoadSpec& spec) {
   out.peak_rss_kib = SampleProcess(pid).hwm_kib;
   out.failures = recorder.failures();
   out.restart.journal_events = second_end;
+  if (stream) MeasureCatchUp(broker, *stream, &out);
   if (spec.restart) MeasureRestart(sh, broker, second_end, &out);
   broker.Stop();  // graceful: the WAL is checkpointed into the database file
   out.store_bytes_per_event = static_cast<double>(DirectoryBytes(tmp.path().string()) -

@@ -58,9 +58,15 @@ struct SystemResult {
   double prepare_s = 0;  // sealing / payload generation before timing (not measured)
   RestartResult restart;
   bool has_restart = false;
+  // relais with --stream-url: time from the last acked publish until the stream held every
+  // journal entry (-1: not replicating), and how many entries it then held.
+  double replication_catchup_s = -1;
+  size_t replicated_entries = 0;
 };
 
-SystemResult RunRelais(const LoadSpec& spec);
+// stream_nodes 0: embedded relaisd; 1 or 3: relaisd replicating to a JetStream R1/R3 cluster
+// started for the run (system "relais+r1" / "relais+r3").
+SystemResult RunRelais(const LoadSpec& spec, int stream_nodes = 0);
 // Appends generated referrals from `emitter` to `recipients` through the journal library (signed
 // checkpoints with `broker`'s key) until the journal at `path` holds `total` entries. Returns how
 // many it appended (e2e_fill.cc).

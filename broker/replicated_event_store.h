@@ -1,0 +1,63 @@
+// The EventStore of relaisd's JetStream mode, first step (docs/scale-out.md section 9): the local
+// journal store (the outbox: appends are acknowledged once durable locally) plus a
+// StreamForwarder that replicates every entry to the stream. Appends wake the forwarder; an
+// erasure erases locally, then destroys the case's stream key (crypto-shredding the stream
+// copies) before reporting done. Everything else is the local store's.
+#ifndef RELAIS_BROKER_REPLICATED_EVENT_STORE_H_
+#define RELAIS_BROKER_REPLICATED_EVENT_STORE_H_
+
+#include <memory>
+
+#include "broker/event_store.h"
+#include "broker/stream_forwarder.h"
+
+namespace relais::broker {
+
+class ReplicatedEventStore final : public EventStore {
+ public:
+  // `local` and `forwarder` must outlive this object.
+  ReplicatedEventStore(EventStore& local, StreamForwarder& forwarder)
+      : local_(local), forwarder_(forwarder) {}
+
+  void Append(schema::Envelope envelope, schema::Header header,
+              std::vector<journal::DerivedMutation> mutations,
+              std::function<void(base::Result<Appended>)> done) override;
+  uint64_t HeadSeq() override { return local_.HeadSeq(); }
+  base::Result<std::optional<Appended>> FindEvent(base::ByteView event_id) override {
+    return local_.FindEvent(event_id);
+  }
+  base::Status Replay(
+      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) override {
+    return local_.Replay(visit);
+  }
+  base::Status Erase(const std::string& case_ref) override;
+  void EraseAsync(const std::string& case_ref, std::function<void(base::Status)> done) override;
+  base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,
+                                              size_t limit) override {
+    return local_.Pending(agency, after, limit);
+  }
+  base::Result<StoredEvent> Read(uint64_t seq) override { return local_.Read(seq); }
+  void RecordAck(const std::string& agency, uint64_t seq) override {
+    local_.RecordAck(agency, seq);
+  }
+  void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
+                        const std::string& reason) override {
+    local_.RecordDeadLetter(agency, seq, attempts, reason);
+  }
+  base::Result<std::vector<DeadLetter>> DeadLetters() override { return local_.DeadLetters(); }
+  base::Result<std::vector<std::string>> Requeue(uint64_t seq) override {
+    return local_.Requeue(seq);
+  }
+  base::Result<std::vector<journal::DisclosureRow>> Disclosures(
+      const std::string& case_ref) override {
+    return local_.Disclosures(case_ref);
+  }
+
+ private:
+  EventStore& local_;
+  StreamForwarder& forwarder_;
+};
+
+}  // namespace relais::broker
+
+#endif  // RELAIS_BROKER_REPLICATED_EVENT_STORE_H_

@@ -1,0 +1,241 @@
+#include "broker/stream_forwarder.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "base/log.h"
+
+namespace relais::broker {
+
+namespace {
+
+std::optional<std::string> HeaderValue(const LogMessage& m, const char* name) {
+  for (const auto& [k, v] : m.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+base::Result<std::unique_ptr<StreamForwarder>> StreamForwarder::Start(
+    const ForwarderOptions& options, StreamLog& log, CaseKeyStore& keys, crypto::AtRestKey secret,
+    BrokerMetrics* metrics) {
+  if (options.naming.deployment.empty() || options.naming.territory.empty() ||
+      options.naming.instance.empty() || secret.Empty()) {
+    return base::InvalidInput("bad_forwarder_options",
+                              "deployment, territory, instance and stream secret are required");
+  }
+  RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.journal, ""}));
+  std::unique_ptr<StreamForwarder> f(
+      new StreamForwarder(options, log, keys, std::move(secret), metrics, std::move(reader)));
+  RELAIS_RETURN_IF_ERROR(f->RecoverHighWater());
+  f->thread_ = std::thread([p = f.get()] { p->Run(); });
+  return f;
+}
+
+StreamForwarder::StreamForwarder(const ForwarderOptions& options, StreamLog& log,
+                                 CaseKeyStore& keys, crypto::AtRestKey secret,
+                                 BrokerMetrics* metrics,
+                                 std::unique_ptr<journal::JournalReader> reader)
+    : options_(options),
+      log_(log),
+      keys_(keys),
+      secret_(std::move(secret)),
+      metrics_(metrics),
+      reader_(std::move(reader)) {}
+
+StreamForwarder::~StreamForwarder() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (auto& [ref, done] : shreds_) done(base::RetryLater("forwarder_stopped", "stopped"));
+}
+
+void StreamForwarder::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void StreamForwarder::Shred(const std::string& case_ref, std::function<void(base::Status)> done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stop_) {
+      shreds_.emplace_back(case_ref, std::move(done));
+      wake_ = true;
+      done = nullptr;
+    }
+  }
+  if (done) {
+    done(base::RetryLater("forwarder_stopped", "stopped"));
+    return;
+  }
+  cv_.notify_all();
+}
+
+bool StreamForwarder::WaitForwarded(uint64_t seq, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (hw_.load() < seq && !failed_.load()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return hw_.load() >= seq;
+}
+
+// The last message this instance published carries the highest origin seq it forwarded
+// (messages are appended one at a time, in journal order). Reads backwards window by window.
+base::Status StreamForwarder::RecoverHighWater() {
+  RELAIS_ASSIGN_OR_RETURN(uint64_t last, log_.LastSeq());
+  constexpr uint64_t kWindow = 256;
+  uint64_t hw = 0;
+  for (uint64_t end = last; end > 0 && hw == 0;) {
+    const uint64_t from = end > kWindow ? end - kWindow + 1 : 1;
+    RELAIS_ASSIGN_OR_RETURN(auto records, log_.Read(from, end - from + 1));
+    for (auto it = records.rbegin(); it != records.rend() && hw == 0; ++it) {
+      if (HeaderValue(it->msg, kHeaderOrigin) != options_.naming.instance) continue;
+      auto seq = HeaderValue(it->msg, kHeaderOriginSeq);
+      if (seq) hw = std::strtoull(seq->c_str(), nullptr, 10);
+    }
+    end = from - 1;
+  }
+  RELAIS_ASSIGN_OR_RETURN(auto head, reader_->GetHead());
+  if (hw > head.seq) {
+    // The journal was restored from an older copy: send its entries again (duplicates by id are
+    // dropped by the stream; new entries reuse local seqs but have new ids).
+    base::LogWarn("stream_ahead_of_journal", {{"stream_hw", hw}, {"journal_head", head.seq}});
+    hw = head.seq;
+  }
+  hw_.store(hw);
+  if (metrics_ != nullptr) {
+    metrics_->stream_forwarded_seq.store(hw);
+    metrics_->stream_forward_lag.store(head.seq - hw);
+  }
+  base::LogInfo("stream_forwarder_started",
+                {{"instance", options_.naming.instance}, {"hw", hw}, {"journal_head", head.seq}});
+  return base::Ok();
+}
+
+void StreamForwarder::Run() {
+  while (true) {
+    RunShreds();
+    bool more = false;
+    if (!failed_.load()) more = ForwardBatch();
+    std::unique_lock lock(mu_);
+    if (stop_) return;
+    if (more) continue;
+    cv_.wait_for(lock, options_.poll, [this] { return wake_ || stop_; });
+    wake_ = false;
+    if (stop_) return;
+  }
+}
+
+template <typename T, typename Op>
+base::Result<T> StreamForwarder::Retry(Op op) {
+  auto backoff = options_.min_backoff;
+  while (true) {
+    base::Result<T> r = op();
+    if (r || r.error().kind != base::ErrorKind::kRetryLater) return r;
+    if (metrics_ != nullptr) metrics_->stream_forward_retries.fetch_add(1);
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, backoff, [this] { return stop_; })) return r;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+void StreamForwarder::RunShreds() {
+  while (true) {
+    std::pair<std::string, std::function<void(base::Status)>> job;
+    {
+      std::lock_guard lock(mu_);
+      if (shreds_.empty() || stop_) return;
+      job = std::move(shreds_.front());
+      shreds_.pop_front();
+    }
+    const std::string name = CaseKeyName(secret_, job.first);
+    key_cache_[name].reset();  // destroyed: later entries of the case go without sealed bytes
+    auto r = Retry<bool>([&]() -> base::Result<bool> {
+      RELAIS_RETURN_IF_ERROR(keys_.Destroy(name));
+      return true;
+    });
+    if (r && metrics_ != nullptr) metrics_->stream_keys_destroyed.fetch_add(1);
+    if (!r) base::LogError("stream_key_destroy_failed", {{"code", r.error().code}});
+    job.second(r ? base::Ok() : base::Status(r.error()));
+  }
+}
+
+base::Result<const crypto::AtRestKey*> StreamForwarder::KeyFor(const std::string& case_ref) {
+  const std::string name = CaseKeyName(secret_, case_ref);
+  auto it = key_cache_.find(name);
+  if (it != key_cache_.end()) return it->second ? &*it->second : nullptr;
+  auto key = Retry<crypto::AtRestKey>([&] { return keys_.GetOrCreate(name); });
+  if (!key && key.error().code != "case_key_destroyed") return key.error();
+  if (key_cache_.size() >= 4096) key_cache_.clear();
+  auto& slot = key_cache_[name];
+  if (key) slot = std::move(key).value();
+  return slot ? &*slot : nullptr;
+}
+
+void StreamForwarder::Fail(const base::Error& error) {
+  failed_.store(true);
+  if (metrics_ != nullptr) metrics_->stream_forward_failed.store(1);
+  base::LogError("stream_forward_failed", {{"code", error.code}, {"message", error.message}});
+}
+
+bool StreamForwarder::ForwardBatch() {
+  auto head = reader_->GetHead();
+  if (!head) {
+    Fail(head.error());
+    return false;
+  }
+  uint64_t hw = hw_.load();
+  if (metrics_ != nullptr) metrics_->stream_forward_lag.store(head->seq - std::min(hw, head->seq));
+  if (head->seq <= hw) return false;
+  std::vector<journal::StoredEntry> entries;
+  auto st = reader_->ForEachFrom(
+      hw + 1,
+      [&](const journal::StoredEntry& e) {
+        entries.push_back(e);
+        return entries.size() < options_.batch;
+      },
+      journal::ReadScope::kWithSealed);
+  if (!st) {
+    Fail(st.error());
+    return false;
+  }
+  for (const auto& e : entries) {
+    const crypto::AtRestKey* key = nullptr;
+    if (!e.erased && !e.envelope.body.empty()) {
+      auto k = KeyFor(e.case_ref);
+      if (!k) {
+        if (k.error().kind != base::ErrorKind::kRetryLater) Fail(k.error());
+        return false;  // stopping, or failed
+      }
+      key = *k;
+    }
+    auto msg = EntryToMessage(e, options_.naming, key);
+    if (!msg) {
+      Fail(msg.error());
+      return false;
+    }
+    auto r = Retry<AppendResult>([&] { return log_.Append(*msg); });
+    if (!r) {
+      if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
+      return false;
+    }
+    hw_.store(e.seq);
+    if (metrics_ != nullptr) {
+      metrics_->stream_forwarded_seq.store(e.seq);
+      metrics_->stream_forward_lag.store(head->seq - std::min(e.seq, head->seq));
+      if (r->duplicate) metrics_->stream_forward_duplicates.fetch_add(1);
+    }
+  }
+  return entries.size() == options_.batch;
+}
+
+}  // namespace relais::broker

@@ -1,0 +1,266 @@
+// StreamForwarder and the stream payload against the embedded StreamLog (SQLite) and an in-memory
+// case key store: journal order, high-water recovery from the stream, retries with the same id,
+// fail-stop, crypto-shredding. The cross-process test on a real JetStream cluster is
+// tests/integration/stream_replication_test.cc.
+#include "broker/stream_forwarder.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <set>
+
+#include "broker/journal/sqlite_stream_log.h"
+#include "broker/journal/testing/fixture.h"
+#include "crypto/random.h"
+
+namespace relais::broker {
+namespace {
+
+using namespace std::chrono_literals;
+
+class MemoryKeys final : public CaseKeyStore {
+ public:
+  base::Result<crypto::AtRestKey> GetOrCreate(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    if (destroyed_.count(name)) return base::NotFound("case_key_destroyed", "destroyed");
+    auto& k = keys_[name];
+    if (k.empty()) k = crypto::RandomBytes(crypto::kAtRestKeySize);
+    return crypto::AtRestKey(crypto::Secret::Copy(k));
+  }
+  base::Result<std::optional<crypto::AtRestKey>> Get(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(name);
+    if (it == keys_.end()) return std::optional<crypto::AtRestKey>();
+    return std::optional<crypto::AtRestKey>(crypto::AtRestKey(crypto::Secret::Copy(it->second)));
+  }
+  base::Status Destroy(const std::string& name) override {
+    std::lock_guard lock(mu_);
+    keys_.erase(name);
+    destroyed_.insert(name);
+    return base::Ok();
+  }
+  size_t size() {
+    std::lock_guard lock(mu_);
+    return keys_.size();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, base::Bytes> keys_;
+  std::set<std::string> destroyed_;
+};
+
+// A StreamLog that fails the first `fail` appends with `error` (and records every attempt's id).
+class FlakyLog final : public StreamLog {
+ public:
+  FlakyLog(StreamLog& inner, int fail, base::Error error)
+      : inner_(inner), fail_(fail), error_(std::move(error)) {}
+  base::Result<AppendResult> Append(const LogMessage& msg) override {
+    attempts_.push_back(msg.id);
+    if (fail_ > 0) {
+      --fail_;
+      return error_;
+    }
+    return inner_.Append(msg);
+  }
+  base::Result<AppendResult> Append(const LogMessage& msg, uint64_t expected) override {
+    return inner_.Append(msg, expected);
+  }
+  base::Result<std::vector<LogRecord>> Read(uint64_t from, size_t limit) override {
+    return inner_.Read(from, limit);
+  }
+  base::Result<uint64_t> LastSeq() override { return inner_.LastSeq(); }
+  base::Result<std::unique_ptr<LogCursor>> OpenCursor(const CursorOptions& o) override {
+    return inner_.OpenCursor(o);
+  }
+  const std::vector<std::string>& attempts() const { return attempts_; }
+
+ private:
+  StreamLog& inner_;
+  int fail_;
+  base::Error error_;
+  std::vector<std::string> attempts_;  // forwarder thread only; read after it is done
+};
+
+std::string Header(const LogMessage& m, const std::string& name) {
+  for (const auto& [k, v] : m.headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+class StreamForwarderTest : public journal::testing::JournalFixture {
+ protected:
+  void SetUp() override {
+    journal_ = Open();
+    auto log = journal::OpenSqliteStreamLog({dir_.path() / "stream.db", nullptr});
+    ASSERT_TRUE(log) << log.error().ToString();
+    log_ = std::move(log).value();
+  }
+
+  crypto::AtRestKey Secret() { return crypto::AtRestKey(crypto::Secret::Copy(secret_bytes_)); }
+
+  std::unique_ptr<StreamForwarder> StartForwarder(StreamLog& log) {
+    ForwarderOptions o;
+    o.journal = db_path();
+    o.naming = {"dep", "t75", "r1"};
+    o.poll = 5ms;
+    o.batch = 4;  // several batches per test
+    o.min_backoff = 1ms;
+    o.max_backoff = 4ms;
+    auto f = StreamForwarder::Start(o, log, keys_, Secret(), &metrics_);
+    EXPECT_TRUE(f) << f.error().ToString();
+    return f ? std::move(f).value() : nullptr;
+  }
+
+  std::vector<std::string> JournalIds() {
+    std::vector<std::string> ids;
+    EXPECT_TRUE(Reader()->ForEachFrom(
+        1,
+        [&](const journal::StoredEntry& e) {
+          ids.push_back(base::HexEncode(e.event_id));
+          return true;
+        },
+        journal::ReadScope::kMetadata));
+    return ids;
+  }
+
+  std::vector<LogRecord> Stream() {
+    auto r = log_->Read(1, 100000);
+    EXPECT_TRUE(r);
+    return r ? std::move(r).value() : std::vector<LogRecord>{};
+  }
+
+  journal::testing::EventSpec Spec(const std::string& case_ref) {
+    journal::testing::EventSpec s;
+    s.case_ref = case_ref;
+    s.body_marker = "CANARY-BODY-TEXT";
+    return s;
+  }
+
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<StreamLog> log_;
+  MemoryKeys keys_;
+  BrokerMetrics metrics_;
+  base::Bytes secret_bytes_ = crypto::RandomBytes(crypto::kAtRestKeySize);
+};
+
+TEST_F(StreamForwarderTest, ForwardsInJournalOrderAndResumesAfterTheStreamsHighWaterMark) {
+  AppendMany(*journal_, 6, Spec("c-first"));
+  auto f = StartForwarder(*log_);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->WaitForwarded(6, 10s));
+  f.reset();
+  AppendMany(*journal_, 5, Spec("c-second"));
+  f = StartForwarder(*log_);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->forwarded(), 6u) << "recovered from the stream";
+  ASSERT_TRUE(f->WaitForwarded(11, 10s));
+  EXPECT_EQ(metrics_.stream_forwarded_seq.load(), 11u);
+  EXPECT_EQ(metrics_.stream_forward_duplicates.load(), 0u);
+
+  auto records = Stream();
+  std::vector<std::string> ids;
+  for (const auto& r : records) {
+    ids.push_back(r.msg.id);
+    EXPECT_EQ(r.msg.subject, "relais.dep.t75.referral");
+    EXPECT_EQ(Header(r.msg, kHeaderOrigin), "r1");
+    EXPECT_EQ(Header(r.msg, kHeaderOriginSeq), std::to_string(ids.size()));
+    EXPECT_EQ(Header(r.msg, kHeaderSealed), "case-key");
+    EXPECT_EQ(Header(r.msg, kHeaderEmitter), "hopital-nord");
+    EXPECT_EQ(Header(r.msg, kHeaderEntryHash).size(), 64u);
+    for (const auto& [k, v] : r.msg.headers) EXPECT_EQ(v.find("c-first"), std::string::npos);
+    // The body is not in the stream in the clear.
+    const std::string data(r.msg.data.begin(), r.msg.data.end());
+    EXPECT_EQ(data.find("CANARY-BODY-TEXT"), std::string::npos);
+  }
+  EXPECT_EQ(ids, JournalIds());
+  EXPECT_EQ(keys_.size(), 2u);  // one key per case
+}
+
+TEST_F(StreamForwarderTest, PayloadOpensWithTheCaseKeyOnlyAndKeepsTheSignedHeaderReadable) {
+  AppendMany(*journal_, 1, Spec("c-open"));
+  auto f = StartForwarder(*log_);
+  ASSERT_TRUE(f && f->WaitForwarded(1, 10s));
+  auto rec = Stream().at(0);
+  auto entry = Reader()->Get(1);
+  ASSERT_TRUE(entry && *entry);
+  auto plain = DecodeStreamPayload(rec.msg.data, nullptr);
+  ASSERT_TRUE(plain) << plain.error().ToString();
+  EXPECT_TRUE(plain->had_sealed);
+  EXPECT_FALSE(plain->opened);
+  EXPECT_EQ(plain->envelope.header, (*entry)->envelope.header);
+  EXPECT_TRUE(plain->envelope.body.empty());
+  auto key = keys_.Get(CaseKeyName(Secret(), "c-open"));
+  ASSERT_TRUE(key && *key);
+  auto full = DecodeStreamPayload(rec.msg.data, &**key);
+  ASSERT_TRUE(full) << full.error().ToString();
+  EXPECT_EQ(full->envelope, (*entry)->envelope);
+  crypto::AtRestKey wrong(crypto::Secret::Copy(crypto::RandomBytes(crypto::kAtRestKeySize)));
+  EXPECT_FALSE(DecodeStreamPayload(rec.msg.data, &wrong));
+  base::Bytes garbage = rec.msg.data;
+  garbage.resize(10);
+  auto bad = DecodeStreamPayload(garbage, nullptr);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "bad_stream_payload");
+  // Key names do not contain the case ref and depend on the secret.
+  const std::string name = CaseKeyName(Secret(), "c-open");
+  EXPECT_EQ(name.find("c-open"), std::string::npos);
+  EXPECT_NE(name, CaseKeyName(wrong, "c-open"));
+}
+
+TEST_F(StreamForwarderTest, RetriesTheSameIdWhileTheStreamIsUnavailable) {
+  AppendMany(*journal_, 3, Spec("c-retry"));
+  FlakyLog flaky(*log_, 4, base::RetryLater("stream_unavailable", "election"));
+  auto f = StartForwarder(flaky);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->WaitForwarded(3, 10s));
+  f.reset();
+  ASSERT_EQ(flaky.attempts().size(), 7u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(flaky.attempts()[i], flaky.attempts()[0]);
+  EXPECT_EQ(metrics_.stream_forward_retries.load(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& r : Stream()) ids.push_back(r.msg.id);
+  EXPECT_EQ(ids, JournalIds());
+}
+
+TEST_F(StreamForwarderTest, StopsForwardingOnAPermanentError) {
+  AppendMany(*journal_, 2, Spec("c-fail"));
+  FlakyLog broken(*log_, 1000, base::FailStop("stream_failed", "disk"));
+  auto f = StartForwarder(broken);
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(f->WaitForwarded(1, 5s));
+  EXPECT_TRUE(f->failed());
+  EXPECT_EQ(metrics_.stream_forward_failed.load(), 1u);
+  f.reset();
+  EXPECT_EQ(broken.attempts().size(), 1u);
+  EXPECT_TRUE(Stream().empty());
+}
+
+TEST_F(StreamForwarderTest, ShredDestroysTheCaseKeyAndLaterEntriesGoWithoutSealedBytes) {
+  AppendMany(*journal_, 2, Spec("c-gone"));
+  AppendMany(*journal_, 1, Spec("c-kept"));
+  auto f = StartForwarder(*log_);
+  ASSERT_TRUE(f && f->WaitForwarded(3, 10s));
+  std::promise<base::Status> done;
+  f->Shred("c-gone", [&](base::Status st) { done.set_value(std::move(st)); });
+  ASSERT_TRUE(done.get_future().get());
+  EXPECT_EQ(metrics_.stream_keys_destroyed.load(), 1u);
+  auto gone = keys_.Get(CaseKeyName(Secret(), "c-gone"));
+  ASSERT_TRUE(gone);
+  EXPECT_FALSE(gone->has_value());
+  auto kept = keys_.Get(CaseKeyName(Secret(), "c-kept"));
+  ASSERT_TRUE(kept && kept->has_value());
+  AppendMany(*journal_, 1, Spec("c-gone"));  // e.g. a purge request after the withdrawal
+  ASSERT_TRUE(f->WaitForwarded(4, 10s));
+  auto rec = Stream().at(3);
+  EXPECT_EQ(Header(rec.msg, kHeaderSealed), "withheld");
+  auto plain = DecodeStreamPayload(rec.msg.data, nullptr);
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->had_sealed);
+}
+
+}  // namespace
+}  // namespace relais::broker
