@@ -63,9 +63,10 @@ struct UnauthenticatedFlood::Impl {
 
 UnauthenticatedFlood::UnauthenticatedFlood(const std::string& endpoint,
                                            base::ByteView broker_curve_public, int count,
-                                           int reconnect_ms)
+                                           int reconnect_ms, int cpu)
     : impl_(std::make_unique<Impl>()) {
   impl_->ctx.set(zmq::ctxopt::max_sockets, count + 64);
+  if (cpu >= 0) impl_->ctx.set(zmq::ctxopt::thread_affinity_cpu_add, cpu);
   for (int i = 0; i < count; ++i) {
     uint8_t pub[32];
     uint8_t sec[32];

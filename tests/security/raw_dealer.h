@@ -39,8 +39,9 @@ class RawDealer {
 // handshake is refused by the broker's ZAP handler and ZeroMQ retries it every `reconnect_ms`.
 class UnauthenticatedFlood {
  public:
+  // `cpu` >= 0: the flood's I/O threads (its whole handshake work) run on that CPU only.
   UnauthenticatedFlood(const std::string& endpoint, base::ByteView broker_curve_public, int count,
-                       int reconnect_ms);
+                       int reconnect_ms, int cpu = -1);
   ~UnauthenticatedFlood();
   // Pushes one message into each socket (queued until a handshake succeeds, which it never does).
   void Poke();
