@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "base/log.h"
 #include "broker/journal/page_checksum.h"
+#include "broker/journal/vfs_shim.h"
 
 namespace relais::journal::internal {
 
@@ -22,15 +24,16 @@ struct ShimVfs {
 };
 
 struct ShimFile {
-  sqlite3_file base;
+  sqlite3_file base;   // the members of ShimFileHead first
   sqlite3_file* real;  // points just after this struct
   bool active;         // the header reserves kPageChecksumBytes bytes per page
 };
+static_assert(offsetof(ShimFile, real) == offsetof(ShimFileHead, real));
 
 sqlite3_io_methods g_methods;
 
 ShimFile* Shim(sqlite3_file* f) { return reinterpret_cast<ShimFile*>(f); }
-sqlite3_file* Real(sqlite3_file* f) { return Shim(f)->real; }
+sqlite3_file* Real(sqlite3_file* f) { return ShimReal(f); }
 
 bool IsPageIo(int n, sqlite3_int64 off) { return IsPageSize(n) && off % n == 0; }
 
@@ -41,8 +44,6 @@ void NoteHeader(ShimFile* f, const void* buf, int n, sqlite3_int64 off) {
   if (std::memcmp(d, "SQLite format 3", 16) != 0) return;
   f->active = d[kHeaderReservedByte] == kPageChecksumBytes;
 }
-
-int Close(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
 
 int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
   int rc = Real(f)->pMethods->xRead(Real(f), buf, n, off);
@@ -71,47 +72,13 @@ int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   return Real(f)->pMethods->xWrite(Real(f), page.data(), n, off);
 }
 
-int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  return Real(f)->pMethods->xTruncate(Real(f), size);
-}
-int Sync(sqlite3_file* f, int flags) { return Real(f)->pMethods->xSync(Real(f), flags); }
-int FileSize(sqlite3_file* f, sqlite3_int64* size) {
-  return Real(f)->pMethods->xFileSize(Real(f), size);
-}
-int Lock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
-int Unlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
-int CheckReservedLock(sqlite3_file* f, int* out) {
-  return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
-}
-int FileControl(sqlite3_file* f, int op, void* arg) {
-  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
-}
-int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
-int DeviceCharacteristics(sqlite3_file* f) {
-  return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
-}
-int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
-}
-int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
-  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
-}
-void ShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
-int ShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); }
 int Fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
-  sqlite3_file* real = Real(f);
-  if (Shim(f)->active || real->pMethods->iVersion < 3 || real->pMethods->xFetch == nullptr) {
+  if (Shim(f)->active) {
     *out = nullptr;  // pages must come through Read, where they are verified
     return SQLITE_OK;
   }
-  return real->pMethods->xFetch(real, off, n, out);
+  return PassthroughIoMethods().xFetch(f, off, n, out);
 }
-int Unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
-  sqlite3_file* real = Real(f);
-  if (real->pMethods->iVersion < 3 || real->pMethods->xUnfetch == nullptr) return SQLITE_OK;
-  return real->pMethods->xUnfetch(real, off, p);
-}
-
 int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   sqlite3_vfs* real = reinterpret_cast<ShimVfs*>(vfs)->real;  // vfs is the first member
   if ((flags & SQLITE_OPEN_MAIN_DB) == 0) return real->xOpen(real, name, file, flags, out_flags);
@@ -134,25 +101,10 @@ int Open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int flags,
 }
 
 void InitMethods() {
-  g_methods = sqlite3_io_methods{3,
-                                 Close,
-                                 Read,
-                                 Write,
-                                 Truncate,
-                                 Sync,
-                                 FileSize,
-                                 Lock,
-                                 Unlock,
-                                 CheckReservedLock,
-                                 FileControl,
-                                 SectorSize,
-                                 DeviceCharacteristics,
-                                 ShmMap,
-                                 ShmLock,
-                                 ShmBarrier,
-                                 ShmUnmap,
-                                 Fetch,
-                                 Unfetch};
+  g_methods = PassthroughIoMethods();
+  g_methods.xRead = Read;
+  g_methods.xWrite = Write;
+  g_methods.xFetch = Fetch;
 }
 
 }  // namespace

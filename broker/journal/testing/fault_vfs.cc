@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/clock.h"
+#include "broker/journal/vfs_shim.h"
 
 namespace relais::journal::testing {
 
@@ -40,61 +41,21 @@ sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs;
 sqlite3_io_methods g_methods;
 
-struct FaultFile {
-  sqlite3_file base;
-  sqlite3_file* real;  // points just after this struct
-};
+using FaultFile = journal::internal::ShimFileHead;
 
-sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FaultFile*>(f)->real; }
+sqlite3_file* Real(sqlite3_file* f) { return journal::internal::ShimReal(f); }
 
-int Close(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
-int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
-  return Real(f)->pMethods->xRead(Real(f), buf, n, off);
-}
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
   FollowControl();
   if (g_full.load()) return SQLITE_FULL;
   if (g_write_error.load()) return SQLITE_IOERR_WRITE;
   return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
 }
-int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  return Real(f)->pMethods->xTruncate(Real(f), size);
-}
 int Sync(sqlite3_file* f, int flags) {
   FollowControl();
   if (g_sync_error.load()) return SQLITE_IOERR_FSYNC;
   return Real(f)->pMethods->xSync(Real(f), flags);
 }
-int FileSize(sqlite3_file* f, sqlite3_int64* size) {
-  return Real(f)->pMethods->xFileSize(Real(f), size);
-}
-int Lock(sqlite3_file* f, int level) { return Real(f)->pMethods->xLock(Real(f), level); }
-int Unlock(sqlite3_file* f, int level) { return Real(f)->pMethods->xUnlock(Real(f), level); }
-int CheckReservedLock(sqlite3_file* f, int* out) {
-  return Real(f)->pMethods->xCheckReservedLock(Real(f), out);
-}
-int FileControl(sqlite3_file* f, int op, void* arg) {
-  return Real(f)->pMethods->xFileControl(Real(f), op, arg);
-}
-int SectorSize(sqlite3_file* f) { return Real(f)->pMethods->xSectorSize(Real(f)); }
-int DeviceCharacteristics(sqlite3_file* f) {
-  return Real(f)->pMethods->xDeviceCharacteristics(Real(f));
-}
-int ShmMap(sqlite3_file* f, int region, int size, int extend, void volatile** out) {
-  return Real(f)->pMethods->xShmMap(Real(f), region, size, extend, out);
-}
-int ShmLock(sqlite3_file* f, int offset, int n, int flags) {
-  return Real(f)->pMethods->xShmLock(Real(f), offset, n, flags);
-}
-void ShmBarrier(sqlite3_file* f) { Real(f)->pMethods->xShmBarrier(Real(f)); }
-int ShmUnmap(sqlite3_file* f, int del) { return Real(f)->pMethods->xShmUnmap(Real(f), del); }
-int Fetch(sqlite3_file* f, sqlite3_int64 off, int n, void** out) {
-  return Real(f)->pMethods->xFetch(Real(f), off, n, out);
-}
-int Unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
-  return Real(f)->pMethods->xUnfetch(Real(f), off, p);
-}
-
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
   auto* f = reinterpret_cast<FaultFile*>(file);
   f->real = reinterpret_cast<sqlite3_file*>(f + 1);
@@ -115,25 +76,9 @@ void RegisterFaultVfs() {
     g_vfs.zName = kFaultVfsName;
     g_vfs.szOsFile = static_cast<int>(sizeof(FaultFile)) + g_real->szOsFile;
     g_vfs.xOpen = Open;
-    g_methods = sqlite3_io_methods{3,
-                                   Close,
-                                   Read,
-                                   Write,
-                                   Truncate,
-                                   Sync,
-                                   FileSize,
-                                   Lock,
-                                   Unlock,
-                                   CheckReservedLock,
-                                   FileControl,
-                                   SectorSize,
-                                   DeviceCharacteristics,
-                                   ShmMap,
-                                   ShmLock,
-                                   ShmBarrier,
-                                   ShmUnmap,
-                                   Fetch,
-                                   Unfetch};
+    g_methods = journal::internal::PassthroughIoMethods();
+    g_methods.xWrite = Write;
+    g_methods.xSync = Sync;
     sqlite3_vfs_register(&g_vfs, /*makeDflt=*/0);
   });
 }
