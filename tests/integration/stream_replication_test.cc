@@ -5,10 +5,6 @@
 // exactly once and in the local journal's order; subjects and headers carry no case ref and no
 // body text; a withdrawal crypto-shreds the stream copies of its case (the case key is gone from
 // the KV bucket). Label scaleout.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "broker/case_keys.h"
 #include "broker/jetstream/jetstream_case_keys.h"
@@ -22,26 +18,6 @@ namespace relais::testing {
 namespace {
 
 constexpr char kStream[] = "RELAIS_test";
-
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  (void)write(fd, request.data(), request.size());
-  std::string response;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return response;
-}
 
 std::string EventIdHex(const schema::Envelope& e) {
   auto h = schema::DecodeHeader(e.header);
