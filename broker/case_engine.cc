@@ -68,9 +68,13 @@ base::Status ParsePolicyOverride(std::string_view text,
   int64_t lead = 0, grace = 0;
   auto l = text.substr(eq + 1, colon - eq - 1);
   auto g = text.substr(colon + 1);
-  if (std::from_chars(l.data(), l.data() + l.size(), lead).ec != std::errc() || lead < 0 ||
-      std::from_chars(g.data(), g.data() + g.size(), grace).ec != std::errc() || grace < 0) {
-    return bad("hours must be non-negative integers");
+  auto whole = [](std::string_view digits, int64_t& out) {
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+    return ec == std::errc() && end == digits.data() + digits.size() && out >= 0;
+  };
+  if (!whole(l, lead) || !whole(g, grace)) return bad("hours must be non-negative integers");
+  if (lead > kMaxPolicyHours || grace > kMaxPolicyHours) {
+    return bad("hours must be at most " + std::to_string(kMaxPolicyHours));
   }
   policies[*kind] = {lead * base::kMsPerHour, grace * base::kMsPerHour};
   return base::Ok();

@@ -38,7 +38,9 @@ struct DeadlinePolicy {
   base::TimeMs pickup_grace = 24 * base::kMsPerHour;
 };
 DeadlinePolicy DefaultPolicy(schema::ReferralKind kind);
-// "KIND=ACCEPT_LEAD_HOURS:PICKUP_GRACE_HOURS", e.g. "prison_release=720:168".
+// "KIND=ACCEPT_LEAD_HOURS:PICKUP_GRACE_HOURS", e.g. "prison_release=720:168"; hours are
+// integers in [0, kMaxPolicyHours] (kInvalidInput "bad_deadline_policy" otherwise).
+inline constexpr int64_t kMaxPolicyHours = 10 * 366 * 24;  // ten years
 base::Status ParsePolicyOverride(std::string_view text,
                                  std::map<schema::ReferralKind, DeadlinePolicy>& policies);
 

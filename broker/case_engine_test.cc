@@ -592,8 +592,10 @@ TEST_F(CaseLifecycle, PolicyOverridesParseAndApply) {
   ASSERT_TRUE(ParsePolicyOverride("prison_release=720:168", policies));
   EXPECT_EQ(policies[ReferralKind::kPrisonRelease].accept_lead, 720 * kHour);
   EXPECT_EQ(policies[ReferralKind::kPrisonRelease].pickup_grace, 168 * kHour);
-  for (const char* bad : {"prison_release", "prison_release=720", "nope=1:2", "prison_release=-1:2",
-                          "prison_release=x:2"}) {
+  for (const char* bad :
+       {"prison_release", "prison_release=720", "nope=1:2", "prison_release=-1:2",
+        "prison_release=x:2", "prison_release=87841:1", "prison_release=99999999999999999:1",
+        "prison_release=1:87841", "prison_release=720h:1", "prison_release=1:2 "}) {
     auto st = ParsePolicyOverride(bad, policies);
     ASSERT_FALSE(st) << bad;
     EXPECT_EQ(st.error().code, "bad_deadline_policy");

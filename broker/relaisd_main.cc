@@ -2,10 +2,8 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <boost/program_options.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -18,6 +16,7 @@
 #include "broker/journal_event_store.h"
 #include "broker/metrics_http.h"
 #include "broker/registry_store.h"
+#include "broker/relaisd_options.h"
 #include "broker/replicated_event_store.h"
 #include "broker/stream_forwarder.h"
 #include "crypto/at_rest.h"
@@ -27,142 +26,17 @@
 #include "broker/journal/testing/fault_vfs.h"
 #endif
 
-namespace po = boost::program_options;
 using namespace relais;
 
 namespace {
 
-struct Config {
-  std::string listen;
-  std::string journal;
-  std::string registry;
-  std::string authority_pub;
-  std::string key;
-  std::string metrics_listen;
-  unsigned verify_threads = 0;
-  int64_t ack_timeout_ms = 30000;
-  uint32_t max_attempts = 10;
-  uint32_t max_credit = 10000;
-  int64_t session_timeout_ms = 15000;
-  size_t max_pending = 20000;
-  uint32_t checkpoint_every = 1000;
-  int64_t checkpoint_interval_s = 60;
-  std::string log_level;
-  std::vector<std::string> deadlines;
-  std::string test_clock_file;
-  std::string test_fault_file;  // relaisd_test_hooks only
-  // JetStream mode (docs/scale-out.md section 9); embedded when stream_url is empty.
-  std::string stream_url;
-  std::string stream_name;
-  int stream_replicas = 3;
-  std::string deployment;
-  std::string instance;
-  std::string territory;
-  std::string stream_secret_file;
-};
+using Config = broker::RelaisdConfig;
 
-po::options_description Options(Config& c) {
-  po::options_description d("relaisd options (also accepted as `name = value` lines in --config)");
-  d.add_options()("listen", po::value(&c.listen)->default_value("tcp://127.0.0.1:7411"),
-                  "ZeroMQ endpoint the broker binds (CURVE server)")(
-      "journal", po::value(&c.journal)->default_value("relais-journal.db"),
-      "path of the SQLite journal (created if absent)")("registry", po::value(&c.registry),
-                                                        "signed agency registry file (required)")(
-      "authority-pub", po::value(&c.authority_pub),
-      "public key file (.pub) of the registry authority (required)")(
-      "key", po::value(&c.key),
-      "the broker's own identity key file (.key, mode 0600; its agency must be of kind broker "
-      "in the registry) (required)")("metrics-listen",
-                                     po::value(&c.metrics_listen)->default_value("127.0.0.1:9464"),
-                                     "HOST:PORT for /metrics and /healthz; 'off' disables")(
-      "verify-threads", po::value(&c.verify_threads)->default_value(0),
-      "signature verification threads (0: one per core)")(
-      "ack-timeout-ms", po::value(&c.ack_timeout_ms)->default_value(30000),
-      "redeliver a delivery not acked within this time (doubling back-off)")(
-      "max-attempts", po::value(&c.max_attempts)->default_value(10),
-      "deliveries attempted this many times go to the dead-letter list")(
-      "max-credit", po::value(&c.max_credit)->default_value(10000),
-      "upper bound of a subscriber's credit")(
-      "session-timeout-ms", po::value(&c.session_timeout_ms)->default_value(15000),
-      "a connection silent this long is considered gone")(
-      "max-pending", po::value(&c.max_pending)->default_value(20000),
-      "publishes being verified or committed at once; beyond: transient 'overloaded'")(
-      "checkpoint-every", po::value(&c.checkpoint_every)->default_value(1000),
-      "append a signed checkpoint every N journal rows")(
-      "checkpoint-interval-s", po::value(&c.checkpoint_interval_s)->default_value(60),
-      "... or every S seconds, whichever comes first")(
-      "log-level", po::value(&c.log_level)->default_value("info"), "debug, info, warn, error")(
-      "deadline", po::value(&c.deadlines)->composing(),
-      "KIND=ACCEPT_LEAD_HOURS:PICKUP_GRACE_HOURS, e.g. prison_release=720:168 (repeatable; "
-      "docs/lifecycle.md)")("test-clock-file", po::value(&c.test_clock_file),
-                            "TEST ONLY: read the time from this file (ISO 8601 or integer ms), "
-                            "re-read when it changes");
-  d.add_options()("stream-url", po::value(&c.stream_url),
-                  "JetStream mode: comma-separated NATS URLs of the cluster "
-                  "(nats://h1:4222,nats://h2:4222,...); the local journal is then replicated to "
-                  "the stream (docs/scale-out.md). Absent: embedded mode")(
-      "stream-name", po::value(&c.stream_name),
-      "JetStream mode: the stream (default RELAIS_<DEPLOYMENT>); its case key bucket is "
-      "<stream-name>_KEYS")("stream-replicas", po::value(&c.stream_replicas)->default_value(3),
-                            "JetStream mode: replicas of the stream and key bucket (1 or 3)")(
-      "deployment", po::value(&c.deployment),
-      "JetStream mode: deployment name, subject token (required with --stream-url)")(
-      "instance", po::value(&c.instance),
-      "JetStream mode: this relaisd's name, unique in the deployment (required with "
-      "--stream-url)")("territory", po::value(&c.territory)->default_value("all"),
-                       "JetStream mode: territory token of the subjects")(
-      "stream-secret-file", po::value(&c.stream_secret_file),
-      "JetStream mode: at-rest key file (0600) keying the hash that names case keys; the same "
-      "file on every instance of the deployment; created if absent (default "
-      "<journal>.stream-secret)");
 #ifdef RELAIS_CRASH_POINTS
-  d.add_options()("test-fault-file", po::value(&c.test_fault_file),
-                  "TEST ONLY (relaisd_test_hooks): open the journal through the fault-injecting "
-                  "VFS, whose mode (ok, full, eio, fsync_error) is the first word of this file");
+constexpr bool kTestHooks = true;
+#else
+constexpr bool kTestHooks = false;
 #endif
-  return d;
-}
-
-base::Result<Config> ParseConfig(int argc, char** argv, bool* help) {
-  Config c;
-  po::options_description general("general");
-  std::string config_file;
-  general.add_options()("help,h", "show this help")(
-      "config", po::value(&config_file), "read options from this file (`name = value` lines)");
-  po::options_description all;
-  all.add(general).add(Options(c));
-  po::variables_map vm;
-  try {
-    po::store(po::parse_command_line(argc, argv, all), vm);
-    if (vm.count("config")) {
-      std::ifstream in(vm["config"].as<std::string>());
-      if (!in) {
-        return base::NotFound("no_config",
-                              "cannot read config file " + vm["config"].as<std::string>());
-      }
-      po::store(po::parse_config_file(in, Options(c)), vm);
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return base::InvalidInput("bad_option", e.what());
-  }
-  if (vm.count("help")) {
-    *help = true;
-    std::cout << "relaisd: the relais broker.\n\nUsage: relaisd --registry REG --authority-pub "
-                 "AUTH.pub --key BROKER.key [options]\n\n"
-              << all
-              << "\nSignals: SIGTERM/SIGINT stop gracefully (pending commits are "
-                 "acknowledged); SIGHUP reloads the registry.\n";
-    return c;
-  }
-  for (auto [name, value] :
-       {std::pair{"registry", &c.registry}, std::pair{"authority-pub", &c.authority_pub},
-        std::pair{"key", &c.key}}) {
-    if (value->empty())
-      return base::InvalidInput("missing_option", std::string("--") + name + " is required");
-  }
-  return c;
-}
 
 // Blocks SIGTERM/SIGINT/SIGHUP in every thread and handles them on a dedicated one.
 class SignalThread {
@@ -400,13 +274,19 @@ int Serve(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool help = false;
-  auto config = ParseConfig(argc, argv, &help);
+  auto config = broker::ParseRelaisdOptions(argc, argv, kTestHooks);
   if (!config) {
     std::fprintf(stderr, "relaisd: %s\n(see relaisd --help)\n", config.error().ToString().c_str());
     return 2;
   }
-  if (help) return 0;
+  if (config->help) {
+    std::cout << "relaisd: the relais broker.\n\nUsage: relaisd --registry REG --authority-pub "
+                 "AUTH.pub --key BROKER.key [options]\n\n"
+              << config->help_text
+              << "\nSignals: SIGTERM/SIGINT stop gracefully (pending commits are "
+                 "acknowledged); SIGHUP reloads the registry.\n";
+    return 0;
+  }
   base::LogLevel level;
   if (!base::ParseLogLevel(config->log_level, &level)) {
     std::fprintf(stderr, "relaisd: bad_option: --log-level must be debug, info, warn or error\n");

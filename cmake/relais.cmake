@@ -25,6 +25,7 @@ function(relais_fuzz_target name source)
   set(work ${CMAKE_CURRENT_BINARY_DIR}/${name}_corpus)
   add_test(NAME ${name}
            COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1
+                   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
                    ${CMAKE_SOURCE_DIR}/tests/fuzz/run_fuzz.sh $<TARGET_FILE:${name}>
                    ${ARG_CORPUS} ${work} ${RELAIS_FUZZ_SECONDS})
   set_tests_properties(${name} PROPERTIES LABELS "long;fuzz" TIMEOUT 600)

@@ -149,6 +149,17 @@ TEST(CodecRoundTripTest, PublishAckWithoutEventId) {
   ExpectRoundTrip(Frame{ack}, DecodeFrame, EncodeFrame);
 }
 
+// Found by fuzz_frame: an empty case ref used to leave the union on reloadRegistry.
+TEST(CodecRoundTripTest, AdminRequestOfEveryOpWithEmptyArguments) {
+  for (auto op : {AdminRequest::Op::kReloadRegistry, AdminRequest::Op::kListDeadLetters,
+                  AdminRequest::Op::kRequeueDeadLetter, AdminRequest::Op::kCaseReceipt}) {
+    AdminRequest request;
+    request.request_id = 9;
+    request.op = op;
+    ExpectRoundTrip(Frame{request}, DecodeFrame, EncodeFrame);
+  }
+}
+
 TEST(CodecRoundTripTest, LimitsAreInclusive) {
   DecodeLimits limits;
   limits.max_recipients = 3;

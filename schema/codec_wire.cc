@@ -100,7 +100,9 @@ struct FrameFiller {
         rb.setRequeueDeadLetter(r.seq);
         break;
       case AdminRequest::Op::kCaseReceipt:
-        SetText(r.case_ref, [&](auto v) { rb.setCaseReceipt(v); });
+        // Always set, even empty: the setter also selects the union alternative (an empty ref
+        // left null would encode as reloadRegistry; found by fuzz_frame).
+        rb.setCaseReceipt(internal::AsText(r.case_ref));
         break;
     }
   }

@@ -34,7 +34,9 @@ std::string ReceiptToJson(const DisclosureReceipt& r) {
                            {"confirmed_at", Time(p.confirmed_at)}});
   }
   j["unconfirmed_purges"] = r.unconfirmed_purges();
-  return j.dump();
+  // The reply's texts come from the network: invalid UTF-8 is replaced (U+FFFD), not thrown
+  // (found by fuzz_receipt).
+  return j.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace relais::sdk

@@ -49,6 +49,16 @@ TEST(ReceiptTest, ACaseNeverSharedSaysSo) {
   EXPECT_NE(FormatReceipt(*r).find("nothing was sent"), std::string::npos);
 }
 
+// Found by fuzz_receipt: invalid UTF-8 in a reply line made ReceiptToJson throw.
+TEST(ReceiptTest, JsonReplacesInvalidUtf8FromTheReply) {
+  auto r = ParseReceipt("c-4", Reply({"entry\t1\treferral\thosp\xff\t1000",
+                                      "delivery\t1\tassoc-a\tdead\t0\tstopped\xac"}));
+  ASSERT_TRUE(r) << r.error().ToString();
+  std::string json = ReceiptToJson(*r);
+  EXPECT_NE(json.find("hosp\xEF\xBF\xBD"), std::string::npos) << json;
+  EXPECT_NE(json.find("stopped\xEF\xBF\xBD"), std::string::npos) << json;
+}
+
 TEST(ReceiptTest, RejectsMalformedLinesNamingTheLine) {
   for (const auto& lines : std::vector<std::vector<std::string>>{
            {"entry\tx\treferral\thospital\t1"},
