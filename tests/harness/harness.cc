@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "adapters/sdk/envelope_builder.h"
+#include "broker/journal/page_checksum.h"
 #include "crypto/random.h"
 
 namespace relais::testing {
@@ -342,6 +343,30 @@ schema::Envelope MakeReferral(const Deployment& deployment, const crypto::Agency
   auto env = sdk::BuildEnvelope(h, schema::EventBody(body), deployment.Registry(), emitter, clock);
   if (!env) throw std::runtime_error("cannot build envelope: " + env.error().ToString());
   return std::move(env).value();
+}
+
+CommandResult TamperJournal(const std::filesystem::path& journal, const std::string& sql) {
+  CommandResult r = RunCommand({"sqlite3", journal.string(), sql});
+  if (r.exit_code != 0) return r;
+  std::fstream f(journal, std::ios::in | std::ios::out | std::ios::binary);
+  uint8_t header[100] = {};
+  f.read(reinterpret_cast<char*>(header), sizeof header);
+  if (!f ||
+      header[journal::internal::kHeaderReservedByte] != journal::internal::kPageChecksumBytes) {
+    return r;  // not a format-3 journal: nothing to reseal
+  }
+  const size_t page = header[16] == 0 && header[17] == 1 ? 65536 : (header[16] << 8 | header[17]);
+  const auto pages = std::filesystem::file_size(journal) / page;
+  std::vector<uint8_t> buf(page);
+  for (uint64_t pgno = 1; pgno <= pages; ++pgno) {
+    const auto off = static_cast<std::streamoff>((pgno - 1) * page);
+    f.seekg(off);
+    f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(page));
+    journal::internal::SealPage(buf.data(), page, pgno);
+    f.seekp(off);
+    f.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(page));
+  }
+  return r;
 }
 
 }  // namespace relais::testing

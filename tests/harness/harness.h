@@ -51,6 +51,10 @@ struct CommandResult {
   std::string output;
 };
 CommandResult RunCommand(const std::vector<std::string>& argv);
+// Runs `sql` on a stopped journal with the sqlite3 command-line tool, then recomputes every
+// page checksum (docs/journal-format.md §1.1): an attacker with file access who knows the public
+// checksum algorithm. Without the second step the page checksums alone give the edit away.
+CommandResult TamperJournal(const std::filesystem::path& journal, const std::string& sql);
 
 // A child process with stdout and stderr appended to `log`.
 class Process {

@@ -334,10 +334,9 @@ TEST_F(AuditScenarioTest, RebuildMatchesTheLiveTablesWhileTheBrokerRuns) {
 
 TEST_F(AuditScenarioTest, RebuildListsADerivedTableTamperedWith) {
   broker_->Stop();
-  CommandResult tamper =
-      RunCommand({"sqlite3", broker_->journal().string(),
-                  "UPDATE cases SET state = 'picked_up' WHERE case_ref = '" + b_ +
-                      "'; DELETE FROM consents WHERE case_ref = '" + a_ + "';"});
+  CommandResult tamper = TamperJournal(
+      broker_->journal(), "UPDATE cases SET state = 'picked_up' WHERE case_ref = '" + b_ +
+                              "'; DELETE FROM consents WHERE case_ref = '" + a_ + "';");
   ASSERT_EQ(tamper.exit_code, 0) << tamper.output;
   CommandResult r = Audit("rebuild", RegistryArgs());
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -1,6 +1,7 @@
 // Cross-process tests of `relais audit verify`: a journal written by a real relaisd, checked by
 // the real CLI, then tampered with the sqlite3 command-line tool as an attacker with file access
-// would.
+// would, who also recomputes the page checksums (TamperJournal; a naive edit is refused as
+// journal_corrupt, see doctor_test.cc).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -66,14 +67,14 @@ class AuditVerifyTest : public ::testing::Test {
     std::string sql = "UPDATE entries SET " + column + " = (CASE WHEN substr(" + column +
                       ", 1, 1) = X'00' THEN X'01' ELSE X'00' END) || substr(" + column +
                       ", 2) WHERE seq = " + std::to_string(seq) + ";";
-    CommandResult r = RunCommand({"sqlite3", broker_->journal().string(), sql});
+    CommandResult r = TamperJournal(broker_->journal(), sql);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
   // Runs SQL on the journal with the sqlite3 command-line tool (the broker stopped first).
   void Sql(const std::string& sql) {
     broker_->Stop();
-    CommandResult r = RunCommand({"sqlite3", broker_->journal().string(), sql});
+    CommandResult r = TamperJournal(broker_->journal(), sql);
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
 
@@ -209,8 +210,8 @@ TEST_F(AuditVerifyTest, ModifiedSealedBodyIsReportedEvenWithoutRegistry) {
 TEST_F(AuditVerifyTest, DeletedEntryIsReportedAtItsSeqOnce) {
   const int seq = referral_seqs_[0];
   broker_->Stop();
-  CommandResult del = RunCommand({"sqlite3", broker_->journal().string(),
-                                  "DELETE FROM entries WHERE seq = " + std::to_string(seq) + ";"});
+  CommandResult del = TamperJournal(broker_->journal(),
+                                    "DELETE FROM entries WHERE seq = " + std::to_string(seq) + ";");
   ASSERT_EQ(del.exit_code, 0) << del.output;
   CommandResult r = Verify();
   EXPECT_EQ(r.exit_code, 2) << r.output;
