@@ -23,7 +23,9 @@ base::Status Backend::Open() {
   o.subjects = {kSubjects};
   o.replicas = spec_.nodes;
   o.duplicates = std::chrono::minutes(2);
-  o.deadline = std::chrono::seconds(20);
+  // Long enough for a 3-node cluster restarted as a whole to elect its leaders on a loaded
+  // 2-core machine (5 s idle, over 20 s seen under the full test run).
+  o.deadline = std::chrono::seconds(45);
   RELAIS_ASSIGN_OR_RETURN(log_, jetstream::OpenJetStreamLog(o));
   return base::Ok();
 }
