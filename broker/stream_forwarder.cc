@@ -1,6 +1,7 @@
 #include "broker/stream_forwarder.h"
 
 #include <algorithm>
+#include <set>
 #include <vector>
 
 #include "base/log.h"
@@ -8,6 +9,9 @@
 namespace relais::broker {
 
 namespace {
+
+// Entries appended per AppendBatch, at most (ForwarderOptions::batch caps it lower).
+constexpr uint64_t kMaxBatch = 256;
 
 std::optional<std::string> HeaderValue(const LogMessage& m, const char* name) {
   for (const auto& [k, v] : m.headers) {
@@ -88,22 +92,41 @@ bool StreamForwarder::WaitForwarded(uint64_t seq, std::chrono::milliseconds time
   return hw_.load() >= seq;
 }
 
-// The last message this instance published carries the highest origin seq it forwarded
-// (messages are appended one at a time, in journal order). Reads backwards window by window.
-base::Status StreamForwarder::RecoverHighWater() {
-  RELAIS_ASSIGN_OR_RETURN(uint64_t last, log_.LastSeq());
+// AppendBatch keeps message order, so the last message of this instance carries the highest
+// origin seq forwarded and nothing before it is missing. Defensively (a StreamLog that kept only
+// "exactly once" would leave a gap in the last batch if relaisd died mid-batch), the stream is
+// read backwards until one of this instance's origin seqs is a batch or more below the first one
+// found, and the high-water mark is the highest H such that every origin seq from
+// max - kMaxBatch + 1 to H is there. What the stream already has past H is answered as duplicates.
+static base::Result<uint64_t> FindHighWater(StreamLog& log, const std::string& instance) {
+  RELAIS_ASSIGN_OR_RETURN(uint64_t last, log.LastSeq());
   constexpr uint64_t kWindow = 256;
-  uint64_t hw = 0;
-  for (uint64_t end = last; end > 0 && hw == 0;) {
+  uint64_t first_found = 0;
+  std::set<uint64_t> seen;
+  bool done = false;
+  for (uint64_t end = last; end > 0 && !done;) {
     const uint64_t from = end > kWindow ? end - kWindow + 1 : 1;
-    RELAIS_ASSIGN_OR_RETURN(auto records, log_.Read(from, end - from + 1));
-    for (auto it = records.rbegin(); it != records.rend() && hw == 0; ++it) {
-      if (HeaderValue(it->msg, kHeaderOrigin) != options_.naming.instance) continue;
-      auto seq = HeaderValue(it->msg, kHeaderOriginSeq);
-      if (seq) hw = std::strtoull(seq->c_str(), nullptr, 10);
+    RELAIS_ASSIGN_OR_RETURN(auto records, log.Read(from, end - from + 1));
+    for (auto it = records.rbegin(); it != records.rend() && !done; ++it) {
+      if (HeaderValue(it->msg, kHeaderOrigin) != instance) continue;
+      auto text = HeaderValue(it->msg, kHeaderOriginSeq);
+      if (!text) continue;
+      const uint64_t seq = std::strtoull(text->c_str(), nullptr, 10);
+      if (first_found == 0) first_found = seq;
+      if (seq + kMaxBatch <= first_found) done = true;
+      seen.insert(seq);
     }
     end = from - 1;
   }
+  if (seen.empty()) return uint64_t{0};
+  const uint64_t top = *seen.rbegin();
+  uint64_t hw = top > kMaxBatch ? top - kMaxBatch : 0;
+  while (hw < top && seen.count(hw + 1) != 0) ++hw;
+  return hw;
+}
+
+base::Status StreamForwarder::RecoverHighWater() {
+  RELAIS_ASSIGN_OR_RETURN(uint64_t hw, FindHighWater(log_, options_.naming.instance));
   RELAIS_ASSIGN_OR_RETURN(auto head, reader_->GetHead());
   if (hw > head.seq) {
     // The journal was restored from an older copy: send its entries again (duplicates by id are
@@ -196,18 +219,21 @@ bool StreamForwarder::ForwardBatch() {
   uint64_t hw = hw_.load();
   if (metrics_ != nullptr) metrics_->stream_forward_lag.store(head->seq - std::min(hw, head->seq));
   if (head->seq <= hw) return false;
+  const size_t limit = std::min<size_t>(options_.batch, kMaxBatch);
   std::vector<journal::StoredEntry> entries;
   auto st = reader_->ForEachFrom(
       hw + 1,
       [&](const journal::StoredEntry& e) {
         entries.push_back(e);
-        return entries.size() < options_.batch;
+        return entries.size() < limit;
       },
       journal::ReadScope::kWithSealed);
   if (!st) {
     Fail(st.error());
     return false;
   }
+  std::vector<LogMessage> msgs;
+  msgs.reserve(entries.size());
   for (const auto& e : entries) {
     const crypto::AtRestKey* key = nullptr;
     if (!e.erased && !e.envelope.body.empty()) {
@@ -223,19 +249,24 @@ bool StreamForwarder::ForwardBatch() {
       Fail(msg.error());
       return false;
     }
-    auto r = Retry<AppendResult>([&] { return log_.Append(*msg); });
-    if (!r) {
-      if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
-      return false;
-    }
-    hw_.store(e.seq);
-    if (metrics_ != nullptr) {
-      metrics_->stream_forwarded_seq.store(e.seq);
-      metrics_->stream_forward_lag.store(head->seq - std::min(e.seq, head->seq));
-      if (r->duplicate) metrics_->stream_forward_duplicates.fetch_add(1);
+    msgs.push_back(std::move(msg).value());
+  }
+  // One pipelined batch; on kRetryLater the whole batch is resent with the same ids.
+  auto r = Retry<std::vector<AppendResult>>([&] { return log_.AppendBatch(msgs); });
+  if (!r) {
+    if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
+    return false;
+  }
+  const uint64_t last = entries.back().seq;
+  hw_.store(last);
+  if (metrics_ != nullptr) {
+    metrics_->stream_forwarded_seq.store(last);
+    metrics_->stream_forward_lag.store(head->seq - std::min(last, head->seq));
+    for (const auto& a : *r) {
+      if (a.duplicate) metrics_->stream_forward_duplicates.fetch_add(1);
     }
   }
-  return entries.size() == options_.batch;
+  return entries.size() == limit;
 }
 
 }  // namespace relais::broker

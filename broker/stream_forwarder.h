@@ -2,17 +2,20 @@
 // order, at least once and de-duplicated by event id (docs/scale-out.md section 9).
 //
 // The local journal is the outbox: a publish is acknowledged to the adapter once it is committed
-// locally (as in the embedded mode); this thread then reads the entries after its high-water mark
-// and appends each one to the stream with id = hex event id, retrying the same message with a
-// growing back-off while the stream answers kRetryLater (election, failover, no quorum). A
-// duplicate answer counts as forwarded. A non-retryable error (kFailStop, bad message) stops the
-// forwarding (metric relais_stream_forward_failed = 1; the broker keeps running embedded).
+// locally (as in the embedded mode); this thread then reads up to 256 entries after its
+// high-water mark and appends them with one StreamLog::AppendBatch (pipelined, id = hex event id),
+// resending the whole batch with the same ids and a growing back-off while the stream answers
+// kRetryLater (election, failover, no quorum). A duplicate answer counts as forwarded. Stream
+// order follows journal order (AppendBatch keeps message order, stream_log.h). A
+// non-retryable error (kFailStop, bad message) stops the forwarding (metric
+// relais_stream_forward_failed = 1; the broker keeps running embedded).
 //
 // High-water mark: not stored locally. At start it is recovered from the stream: the
 // Relais-Origin-Seq header of the last message published by this instance (Relais-Origin =
-// StreamNaming::instance), found by reading the stream backwards from its end. Everything after it
-// is sent again; what the stream already has is answered as a duplicate (de-duplication window,
-// JetStreamOptions::duplicates, must exceed the longest outage of a relaisd).
+// StreamNaming::instance), found by reading the stream backwards from its end (lowered to just
+// before any gap among the last 256 origin seqs: defensive, AppendBatch keeps order). Everything
+// after it is sent again; what the stream already has is answered as a duplicate (de-duplication
+// window, JetStreamOptions::duplicates, must exceed the longest outage of a relaisd).
 //
 // Sealed bytes are sent encrypted under the case's key (case_keys.h, stream_payload.h). Shred()
 // destroys that key after the entries being forwarded, so no stream copy of an erased case stays
@@ -49,7 +52,7 @@ struct ForwarderOptions {
   StreamNaming naming;
   // Wakes this often even without Notify() (Notify is called on every local commit).
   std::chrono::milliseconds poll{50};
-  size_t batch = 256;  // entries read from the journal at once
+  size_t batch = 256;  // entries read from the journal and appended at once (256 at most)
   std::chrono::milliseconds min_backoff{20};
   std::chrono::milliseconds max_backoff{1000};
 };

@@ -94,6 +94,18 @@ base::Status ValidateCursorOptions(const CursorOptions& options) {
   return base::Ok();
 }
 
+base::Result<std::vector<AppendResult>> StreamLog::AppendBatch(
+    const std::vector<LogMessage>& msgs) {
+  for (const auto& m : msgs) RELAIS_RETURN_IF_ERROR(ValidateMessage(m));
+  std::vector<AppendResult> out;
+  out.reserve(msgs.size());
+  for (const auto& m : msgs) {
+    RELAIS_ASSIGN_OR_RETURN(AppendResult r, Append(m));
+    out.push_back(r);
+  }
+  return out;
+}
+
 bool SubjectMatches(std::string_view filter, std::string_view subject) {
   if (filter.empty()) return true;
   const auto f = Tokens(filter);

@@ -131,6 +131,27 @@ class StreamLog {
   // returns the original (duplicate = true) whatever the expectation. For a single writer that
   // extends a chain over the stream's order (the audit chain).
   virtual base::Result<AppendResult> Append(const LogMessage& msg, uint64_t expected_last_seq) = 0;
+  // Appends `msgs` in order, each idempotent by id exactly like Append(msg); returns one result
+  // per message, in message order (a duplicate, also of an earlier message of the same batch,
+  // reports the original seq with duplicate = true). Every message is validated first: one bad
+  // message refuses the whole batch and appends nothing. On kRetryLater some messages may be
+  // stored: resend the whole batch with the same ids (those stored come back as duplicates).
+  // Order: strict. The batch's new messages get increasing seqs in message order, also across
+  // failovers and resends; another writer's messages may fall between them (JetStream).
+  //   - SQLite: one transaction; new messages get consecutive seqs.
+  //   - JetStream: pipelined, chained passes. A pass publishes from the first message not yet
+  //     stored with js_PublishMsgAsync (Nats-Msg-Id = id, MaxWait = the request timeout, so a
+  //     lost ack times out): the first message unconditionally, each next one with
+  //     Nats-Expected-Last-Msg-Id = the previous message's id, so the stream stores it only right
+  //     after its predecessor. A failed publish (election, lost ack, no quorum) or another
+  //     writer's message in between makes every later message of the pass fail: the next pass
+  //     resumes from there (a first message that fails is retried alone until the deadline,
+  //     then kRetryLater). A message stored whose ack was lost is answered as a duplicate by the
+  //     next pass. After a duplicate the chain cannot hold (the stream's last id is another
+  //     message's), so duplicates are resent one at a time: a fully duplicate batch costs one
+  //     round trip per message. Without failures or other writers: one pass.
+  // Thread-safe (JetStream: batches are serialised against each other).
+  virtual base::Result<std::vector<AppendResult>> AppendBatch(const std::vector<LogMessage>& msgs);
   // Up to `limit` records with seq >= from_seq, in seq order (replay). Empty past the end.
   virtual base::Result<std::vector<LogRecord>> Read(uint64_t from_seq, size_t limit) = 0;
   // The seq of the last appended message, 0 when empty.

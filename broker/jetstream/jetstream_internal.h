@@ -5,8 +5,14 @@
 #include <nats/nats.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "broker/jetstream/jetstream_stream_log.h"
@@ -36,6 +42,39 @@ base::Result<std::unique_ptr<Conn>> Connect(const JetStreamOptions& options);
 
 base::Result<std::unique_ptr<broker::LogCursor>> OpenCursor(Conn* conn,
                                                             const broker::CursorOptions& options);
+
+// The pipelined first pass of StreamLog::AppendBatch (jetstream_batch.cc): a JetStream context
+// of its own on the connection, whose PubAck handler collects the acks of the batch in flight.
+// One batch at a time (the caller serialises them).
+class BatchPublisher {
+ public:
+  static base::Result<std::unique_ptr<BatchPublisher>> Create(Conn* conn);
+  ~BatchPublisher();
+  BatchPublisher(const BatchPublisher&) = delete;
+  BatchPublisher& operator=(const BatchPublisher&) = delete;
+
+  // Publishes msgs[from..] with js_PublishMsgAsync (Nats-Msg-Id = id, MaxWait =
+  // request_timeout; every message after msgs[from] with Nats-Expected-Last-Msg-Id = the previous
+  // message's id) and waits for their PubAcks; stops publishing after the first failure. Fills
+  // results[i] for each acknowledged message (results has msgs.size() slots).
+  void Publish(const std::vector<broker::LogMessage>& msgs, size_t from,
+               std::vector<std::optional<broker::AppendResult>>& results);
+
+ private:
+  explicit BatchPublisher(Conn* conn) : conn_(conn) {}
+  static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+
+  Conn* conn_;
+  jsCtx* js_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // The batch in flight (under mu_); acks arriving when no batch is active are dropped.
+  bool active_ = false;
+  std::map<std::string, std::deque<size_t>> pending_;  // id -> indexes awaiting their ack
+  std::vector<std::optional<broker::AppendResult>>* results_ = nullptr;
+  size_t responded_ = 0;
+  bool failed_ = false;
+};
 
 }  // namespace relais::jetstream::internal
 

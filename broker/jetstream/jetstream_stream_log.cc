@@ -86,7 +86,8 @@ using Deadline = std::chrono::steady_clock::time_point;
 
 class JetStreamLog final : public broker::StreamLog {
  public:
-  explicit JetStreamLog(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) {}
+  JetStreamLog(std::unique_ptr<Conn> conn, std::unique_ptr<internal::BatchPublisher> batches)
+      : conn_(std::move(conn)), batches_(std::move(batches)) {}
 
   base::Result<broker::AppendResult> Append(const broker::LogMessage& msg) override {
     return Publish(msg, std::nullopt);
@@ -94,6 +95,35 @@ class JetStreamLog final : public broker::StreamLog {
   base::Result<broker::AppendResult> Append(const broker::LogMessage& msg,
                                             uint64_t expected_last_seq) override {
     return Publish(msg, expected_last_seq);
+  }
+
+  // Pipelined, chained passes (stream_log.h): each pass publishes from the first message not yet
+  // stored, the first unconditionally and each next one only right after its predecessor
+  // (Nats-Expected-Last-Msg-Id), so a failure or another writer in between stops the chain
+  // there and the next pass resumes from it: strict message order. After a duplicate the chain
+  // cannot hold (the stream's last id is another), so duplicates go one at a time.
+  base::Result<std::vector<broker::AppendResult>> AppendBatch(
+      const std::vector<broker::LogMessage>& msgs) override {
+    for (const auto& m : msgs) RELAIS_RETURN_IF_ERROR(broker::ValidateMessage(m));
+    std::lock_guard lock(batch_mu_);
+    std::vector<std::optional<broker::AppendResult>> results(msgs.size());
+    size_t next = 0;
+    while (next < msgs.size()) {
+      batches_->Publish(msgs, next, results);
+      // The unconditioned first one failed (election, lost ack): retried alone to the deadline.
+      if (!results[next]) {
+        RELAIS_ASSIGN_OR_RETURN(results[next], Publish(msgs[next], std::nullopt));
+      }
+      while (next < msgs.size() && results[next]) ++next;
+      while (next < msgs.size() && results[next - 1]->duplicate) {
+        RELAIS_ASSIGN_OR_RETURN(results[next], Publish(msgs[next], std::nullopt));
+        ++next;
+      }
+    }
+    std::vector<broker::AppendResult> out;
+    out.reserve(msgs.size());
+    for (const auto& r : results) out.push_back(*r);
+    return out;
   }
 
   base::Result<std::vector<broker::LogRecord>> Read(uint64_t from_seq, size_t limit) override {
@@ -194,6 +224,8 @@ class JetStreamLog final : public broker::StreamLog {
   }
 
   std::unique_ptr<Conn> conn_;
+  std::unique_ptr<internal::BatchPublisher> batches_;  // destroyed before conn_
+  std::mutex batch_mu_;                                // one batch in flight
 };
 
 base::Status CheckOptions(const JetStreamOptions& o) {
@@ -279,7 +311,8 @@ base::Result<std::unique_ptr<broker::StreamLog>> OpenJetStreamLog(const JetStrea
   RELAIS_RETURN_IF_ERROR(CheckOptions(options));
   RELAIS_ASSIGN_OR_RETURN(auto conn, internal::Connect(options));
   RELAIS_RETURN_IF_ERROR(EnsureStream(*conn));
-  return std::unique_ptr<broker::StreamLog>(new JetStreamLog(std::move(conn)));
+  RELAIS_ASSIGN_OR_RETURN(auto batches, internal::BatchPublisher::Create(conn.get()));
+  return std::unique_ptr<broker::StreamLog>(new JetStreamLog(std::move(conn), std::move(batches)));
 }
 
 }  // namespace relais::jetstream

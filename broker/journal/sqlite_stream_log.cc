@@ -99,6 +99,37 @@ base::Result<broker::AppendResult> SqliteLog::Append(const broker::LogMessage& m
   return DoAppend(msg, expected_last_seq);
 }
 
+// One transaction: all new messages commit together, with consecutive seqs in message order.
+base::Result<std::vector<broker::AppendResult>> SqliteLog::AppendBatch(
+    const std::vector<broker::LogMessage>& msgs) {
+  for (const auto& m : msgs) RELAIS_RETURN_IF_ERROR(broker::ValidateMessage(m));
+  std::vector<broker::AppendResult> out;
+  if (msgs.empty()) return out;
+  std::lock_guard lock(mu_);
+  RELAIS_RETURN_IF_ERROR(Wrap(db_->Exec("BEGIN IMMEDIATE")));
+  bool appended = false;
+  for (const auto& m : msgs) {
+    auto r = AppendInTransaction(m, std::nullopt);
+    if (!r) {
+      db_->RollbackIfOpen();
+      return std::move(r).error();
+    }
+    appended = appended || !r->duplicate;
+    out.push_back(*r);
+  }
+  if (!appended) {
+    db_->RollbackIfOpen();
+    return out;
+  }
+  if (auto s = db_->Exec("COMMIT"); !s) {
+    db_->RollbackIfOpen();
+    return RemapStreamError(std::move(s).error());
+  }
+  ++version_;
+  cv_.notify_all();
+  return out;
+}
+
 base::Result<std::vector<broker::LogRecord>> SqliteLog::Read(uint64_t from_seq, size_t limit) {
   std::lock_guard lock(mu_);
   RELAIS_ASSIGN_OR_RETURN(

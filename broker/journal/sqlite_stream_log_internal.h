@@ -58,6 +58,8 @@ class SqliteLog final : public broker::StreamLog {
   ~SqliteLog() override;
 
   base::Result<broker::AppendResult> Append(const broker::LogMessage& msg) override;
+  base::Result<std::vector<broker::AppendResult>> AppendBatch(
+      const std::vector<broker::LogMessage>& msgs) override;
   base::Result<broker::AppendResult> Append(const broker::LogMessage& msg,
                                             uint64_t expected_last_seq) override;
   base::Result<std::vector<broker::LogRecord>> Read(uint64_t from_seq, size_t limit) override;

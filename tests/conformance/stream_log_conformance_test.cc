@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <iostream>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "tests/conformance/backend.h"
 
@@ -73,6 +77,10 @@ class StreamLogConformance : public ::testing::TestWithParam<BackendSpec> {
       // A long wait per call: on JetStream a delivery that reaches the client after Fetch gave
       // up still counts as an attempt (then redelivered after ack_wait with a higher count).
       auto r = c.Fetch(n - out.size(), milliseconds(1000));
+      if (!r && r.error().kind == base::ErrorKind::kRetryLater) {
+        std::this_thread::sleep_for(milliseconds(100));  // an election: retry, as the contract says
+        continue;
+      }
       EXPECT_TRUE(r) << r.error().ToString();
       if (!r) break;
       for (auto& d : *r) {
@@ -298,12 +306,121 @@ TEST_P(StreamLogConformance, CursorDurableAcrossEngineRestart) {
   EXPECT_EQ(dup->seq, 2u);
   auto c = MustOpen(Cursor("durable"));
   ASSERT_NE(c, nullptr);
-  auto rest = FetchN(*c, 2, milliseconds(8000));
+  // Up to 30 s: after a whole-cluster restart the consumer may need a new leader first.
+  auto rest = FetchN(*c, 2, milliseconds(30000));
   std::sort(rest.begin(), rest.end(),
             [](const auto& a, const auto& b) { return a.record.seq < b.record.seq; });
   ASSERT_EQ(Seqs(rest), (std::vector<uint64_t>{3, 4}));
   EXPECT_GE(rest[0].delivery_count, 2u);  // delivered before the restart, never acked
   EXPECT_EQ(rest[1].record.msg.id, "ev-4");
+}
+
+std::vector<LogMessage> Batch(const std::string& prefix, int from, int to) {
+  std::vector<LogMessage> out;
+  for (int i = from; i <= to; ++i) out.push_back(Msg(prefix + std::to_string(i)));
+  return out;
+}
+
+TEST_P(StreamLogConformance, BatchGetsIncreasingSeqsInMessageOrder) {
+  MustAppend(Msg("ev-before"));
+  auto r = log().AppendBatch(Batch("ev-", 1, 200));
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 200u);
+  for (size_t i = 0; i < r->size(); ++i) {
+    EXPECT_FALSE((*r)[i].duplicate) << i;
+    EXPECT_EQ((*r)[i].seq, i + 2) << i;  // after ev-before, consecutive in message order
+  }
+  EXPECT_EQ(*log().LastSeq(), 201u);
+  auto read = log().Read(2, 500);
+  ASSERT_TRUE(read) << read.error().ToString();
+  ASSERT_EQ(read->size(), 200u);
+  for (size_t i = 0; i < read->size(); ++i) {
+    EXPECT_EQ((*read)[i].msg.id, "ev-" + std::to_string(i + 1));
+    EXPECT_EQ((*read)[i].msg.data, base::ToBytes("sealed-ev-" + std::to_string(i + 1)));
+  }
+  auto empty = log().AppendBatch({});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_P(StreamLogConformance, BatchReportsAlreadyAppendedIdsAsDuplicates) {
+  const uint64_t seq_b = MustAppend(Msg("ev-b"));
+  const uint64_t seq_d = MustAppend(Msg("ev-d"));
+  std::vector<LogMessage> batch = {Msg("ev-a"), Msg("ev-b", "relais.test.t75.referral", "other"),
+                                   Msg("ev-c"), Msg("ev-d"), Msg("ev-a")};
+  auto r = log().AppendBatch(batch);
+  ASSERT_TRUE(r) << r.error().ToString();
+  ASSERT_EQ(r->size(), 5u);
+  EXPECT_FALSE((*r)[0].duplicate);
+  EXPECT_EQ((*r)[0].seq, 3u);
+  EXPECT_TRUE((*r)[1].duplicate);
+  EXPECT_EQ((*r)[1].seq, seq_b);
+  EXPECT_FALSE((*r)[2].duplicate);
+  EXPECT_EQ((*r)[2].seq, 4u);
+  EXPECT_TRUE((*r)[3].duplicate);
+  EXPECT_EQ((*r)[3].seq, seq_d);
+  EXPECT_TRUE((*r)[4].duplicate);  // the same id earlier in the same batch
+  EXPECT_EQ((*r)[4].seq, 3u);
+  EXPECT_EQ(*log().LastSeq(), 4u);
+  auto read = log().Read(1, 10);
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->size(), 4u);
+  EXPECT_EQ((*read)[0].msg.data, base::ToBytes("sealed-ev-b"));  // the duplicate changed nothing
+}
+
+// Another writer appending at the same time interleaves, but the batch keeps its own order.
+TEST_P(StreamLogConformance, BatchKeepsItsOrderAgainstAConcurrentWriter) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> other{0};
+  std::thread writer([&] {
+    while (!stop.load() && other.load() < 2000) {
+      if (!log().Append(Msg("other-" + std::to_string(other.load())))) break;
+      other.fetch_add(1);
+    }
+  });
+  std::vector<broker::AppendResult> all;
+  for (int round = 0; round < 5; ++round) {
+    auto r = log().AppendBatch(Batch("ev-" + std::to_string(round) + "-", 1, 100));
+    ASSERT_TRUE(r) << r.error().ToString();
+    all.insert(all.end(), r->begin(), r->end());
+  }
+  stop.store(true);
+  writer.join();
+  EXPECT_GT(other.load(), 0);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_FALSE(all[i].duplicate);
+    EXPECT_LT(all[i - 1].seq, all[i].seq) << i;
+  }
+  auto read = log().Read(1, 5000);
+  ASSERT_TRUE(read) << read.error().ToString();
+  EXPECT_EQ(read->size(), all.size() + static_cast<size_t>(other.load()));
+  size_t inside = 0;  // the other writer's messages between a batch's first and last seq
+  for (size_t b = 0; b < all.size(); b += 100) {
+    for (const auto& rec : *read) {
+      inside += rec.seq > all[b].seq && rec.seq < all[b + 99].seq && rec.msg.id[0] == 'o';
+    }
+  }
+  std::cout << "[ info ] " << inside << " messages of the other writer inside the batches\n";
+}
+
+TEST_P(StreamLogConformance, ResendingABatchIsIdempotent) {
+  auto first = log().AppendBatch(Batch("ev-", 1, 50));
+  ASSERT_TRUE(first) << first.error().ToString();
+  auto again = log().AppendBatch(Batch("ev-", 1, 50));
+  ASSERT_TRUE(again) << again.error().ToString();
+  ASSERT_EQ(again->size(), 50u);
+  for (size_t i = 0; i < 50; ++i) {
+    EXPECT_TRUE((*again)[i].duplicate) << i;
+    EXPECT_EQ((*again)[i].seq, (*first)[i].seq) << i;
+  }
+  EXPECT_EQ(*log().LastSeq(), 50u);
+  // A bad message refuses the whole batch: nothing appended.
+  auto bad = Batch("ev-", 51, 53);
+  bad[1].subject = "relais.test.*";
+  auto refused = log().AppendBatch(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "bad_message");
+  EXPECT_EQ(*log().LastSeq(), 50u);
 }
 
 std::string Name(const ::testing::TestParamInfo<BackendSpec>& info) { return info.param.name; }
@@ -336,6 +453,70 @@ TEST_P(StreamLogCluster, AckedAppendsSurviveLeaderKill) {
   ASSERT_TRUE(dup);
   EXPECT_TRUE(dup->duplicate);
   EXPECT_EQ(*log().LastSeq(), 40u);
+}
+
+// Batches appended while the stream leader is SIGKILLed: each batch is resent whole on
+// kRetryLater (same ids), as the forwarder does. Every id ends up stored exactly once, in message
+// order, and each result names the seq that holds its id.
+TEST_P(StreamLogCluster, BatchThroughLeaderKillStoresEveryIdOnce) {
+  constexpr int kPerBatch = 150;
+  constexpr int kMaxBatches = 200;
+  std::map<std::string, int> order;  // id -> position in the order the batches were sent
+  std::map<std::string, uint64_t> result_seq;
+  std::atomic<int> done{0};
+  std::atomic<int> stop_after{kMaxBatches};  // set once the leader is dead: 3 more batches
+  std::string failure;
+  std::thread writer([&] {
+    for (int b = 0; b < stop_after.load(); ++b) {
+      const auto batch = Batch("ev-" + std::to_string(b) + "-", 1, kPerBatch);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        order[batch[i].id] = b * kPerBatch + static_cast<int>(i);
+      }
+      base::Result<std::vector<broker::AppendResult>> r = base::RetryLater("x", "not yet");
+      for (int attempt = 0; attempt < 20 && !r; ++attempt) {
+        r = log().AppendBatch(batch);
+        if (!r && r.error().kind != base::ErrorKind::kRetryLater) break;
+      }
+      if (!r) {
+        failure = r.error().ToString();
+        return;
+      }
+      for (size_t i = 0; i < batch.size(); ++i) result_seq[batch[i].id] = (*r)[i].seq;
+      done.store(b + 1);
+    }
+  });
+  while (done.load() < 2 && failure.empty()) {
+    std::this_thread::sleep_for(milliseconds(1));  // not a deadline: waits for the writer
+  }
+  auto killed = backend_->cluster()->KillStreamLeader(kStream);
+  const int done_at_kill = done.load();
+  stop_after.store(done_at_kill + 4);  // the one in flight at the kill, then 3 after it
+  writer.join();
+  ASSERT_TRUE(killed) << killed.error().ToString();
+  ASSERT_TRUE(failure.empty()) << failure;
+  const int batches = done.load();
+  EXPECT_EQ(batches, done_at_kill + 4);
+  ASSERT_EQ(result_seq.size(), static_cast<size_t>(batches * kPerBatch));
+  auto read = log().Read(1, batches * kPerBatch + 100);
+  ASSERT_TRUE(read) << read.error().ToString();
+  ASSERT_EQ(read->size(), static_cast<size_t>(batches * kPerBatch));  // no id twice, none lost
+  std::map<std::string, uint64_t> stored;
+  for (const auto& rec : *read) {
+    EXPECT_TRUE(stored.emplace(rec.msg.id, rec.seq).second) << "stored twice";
+  }
+  for (const auto& [id, seq] : result_seq) {
+    ASSERT_EQ(stored.count(id), 1u) << "lost";
+    EXPECT_EQ(stored[id], seq) << "the result does not name the stored seq";
+  }
+  // Strict message order: batches never overlap and keep their order inside.
+  for (size_t i = 1; i < read->size(); ++i) {
+    const int prev = order[(*read)[i - 1].msg.id];
+    const int cur = order[(*read)[i].msg.id];
+    EXPECT_LT(prev, cur) << "out of message order at seq " << i + 1;
+  }
+  std::cout << "[ info ] leader killed after " << done_at_kill << " batches of " << kPerBatch
+            << "\n";
+  ASSERT_TRUE(backend_->cluster()->Restart(*killed));
 }
 
 // The stream's settings as the server reports them (docs/scale-out.md §4).
