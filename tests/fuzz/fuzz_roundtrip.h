@@ -18,13 +18,9 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "schema/codec.h"
+#include "tests/fuzz/fuzz_die.h"
 
 namespace relais::fuzz {
-
-[[noreturn]] inline void Die(const char* what) {
-  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
-  std::abort();
-}
 
 // Returns the decoded value (or nullopt) so a target can exercise more of the API with it.
 template <typename T, typename Decode, typename Encode>

@@ -17,13 +17,11 @@
 #include "crypto/identity.h"
 #include "crypto/secret.h"
 #include "crypto/sign.h"
+#include "tests/fuzz/fuzz_die.h"
+
+using relais::fuzz::Die;
 
 namespace {
-
-[[noreturn]] void Die(const char* what) {
-  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
-  std::abort();
-}
 
 std::filesystem::path& Dir() {
   static std::filesystem::path dir;

@@ -10,15 +10,9 @@
 #include <string>
 
 #include "broker/stream_log.h"
+#include "tests/fuzz/fuzz_die.h"
 
-namespace {
-
-[[noreturn]] void Die(const char* what) {
-  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
-  std::abort();
-}
-
-}  // namespace
+using relais::fuzz::Die;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace relais::broker;
