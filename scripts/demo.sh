@@ -97,6 +97,27 @@ start() {  # start NAME COMMAND...: in the background, output to NAME.log
   "$@" >"$work/$name.log" 2>&1 &
   pids+=("$!")
 }
+# start_listener NAME READY CMD...: like start, for a program listening on a port chosen here:
+# @PORT@ in its arguments becomes a free port ($listener_port). A port taken by another program
+# between the choice and the bind makes the program exit early: it is started again on another.
+start_listener() {
+  local name=$1 ready=$2 a pid
+  shift 2
+  for _ in 1 2 3; do
+    listener_port=$(free_port)
+    local args=()
+    for a in "$@"; do args+=("${a//@PORT@/$listener_port}"); done
+    start "$name" "${args[@]}"
+    pid=${pids[-1]}
+    for _ in $(seq 1 100); do
+      if in_log "$work/$name.log" "$ready"; then return 0; fi
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then die "$name: nothing after 20 s"; fi
+  done
+  die "$name: exited on three different ports"
+}
 
 step "Keys for the registry authority, the broker and eight agencies (relais keygen)"
 agencies=(aphp-bichat spip-75 ase-75 siao-75 asso-toit asso-passerelle dpo-audit)
@@ -128,12 +149,10 @@ tick() { echo $(($(date +%s%3N) + $(cat "$work/clock.offset"))) >"$work/clock.ne
 tick
 (while true; do tick; sleep 0.2; done) &
 pids+=("$!")
-port=$(free_port)
-broker=tcp://127.0.0.1:$port
-start relaisd "$relaisd" --listen "$broker" --journal "$work/journal.db" --registry "$reg" \
-  --authority-pub "$auth_pub" --key "$keys/relais-idf.key" --metrics-listen off \
-  --test-clock-file "$work/clock"
-wait_for "relaisd ready" 20 in_log "$work/relaisd.log" relaisd_ready
+start_listener relaisd relaisd_ready "$relaisd" --listen "tcp://127.0.0.1:@PORT@" \
+  --journal "$work/journal.db" --registry "$reg" --authority-pub "$auth_pub" \
+  --key "$keys/relais-idf.key" --metrics-listen off --test-clock-file "$work/clock"
+broker=tcp://127.0.0.1:$listener_port
 say "relaisd serves $broker; journal $work/journal.db"
 # Moves the broker's clock forward by $1 days.
 advance_days() { echo $(($(cat "$work/clock.offset") + $1 * 86400000)) >"$work/clock.offset"; }
@@ -145,10 +164,9 @@ for id in asso-toit asso-passerelle siao-75; do
   flags=(--store "$work/inbox-$id.db" --store-key-file "$work/inbox-$id.key" $(agency "$id"))
   "$inbox" init --create-key-file "${flags[@]}" >/dev/null
   printf 'mot-de-passe-demo\n' | "$inbox" staff add travailleur.social "${flags[@]}" >/dev/null
-  web_port[$id]=$(free_port)
-  start "inbox-$id" "$inbox" run "${flags[@]}" --web-port "${web_port[$id]}" --no-desktop-notify \
-    --contact-name "Equipe $id"
-  wait_for "inbox of $id" 20 in_log "$work/inbox-$id.log" inbox_subscribed
+  start_listener "inbox-$id" inbox_subscribed "$inbox" run "${flags[@]}" --web-port @PORT@ \
+    --no-desktop-notify --contact-name "Equipe $id"
+  web_port[$id]=$listener_port
   say "$id: inbox running, page http://127.0.0.1:${web_port[$id]}/ (staff account travailleur.social)"
 done
 inbox_cmd() {  # inbox_cmd AGENCY COMMAND ARGS...
@@ -159,11 +177,10 @@ inbox_cmd() {  # inbox_cmd AGENCY COMMAND ARGS...
 inbox_shows() { inbox_cmd "$1" "${@:3}" 2>/dev/null | grep -q -- "$2"; } # AGENCY PATTERN CMD...
 
 step "The hospital's ADT interface (relais-hospital) listens for HL7 v2 over MLLP"
-mllp_port=$(free_port)
-start hospital "$hospital" serve --listen "127.0.0.1:$mllp_port" --db "$work/hospital.db" \
-  --referrer-name "Mme Griffon, assistante sociale" --referrer-phone "01 40 25 00 00" \
-  $(agency aphp-bichat)
-wait_for "relais-hospital ready" 20 in_log "$work/hospital.log" hospital_ready
+start_listener hospital hospital_ready "$hospital" serve --listen "127.0.0.1:@PORT@" \
+  --db "$work/hospital.db" --referrer-name "Mme Griffon, assistante sociale" \
+  --referrer-phone "01 40 25 00 00" $(agency aphp-bichat)
+mllp_port=$listener_port
 say "MLLP on 127.0.0.1:$mllp_port; local store (cases, outbox) $work/hospital.db"
 
 step "The social worker opens a case for patient IPP 880123 and records the person's consent"
