@@ -28,6 +28,7 @@ namespace relais::bench {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::ReferralHeader;
 
 constexpr const char* kPublisher = "hospital";
 const std::vector<std::string> kReceivers = {"assoc-1", "assoc-2", "assoc-3"};
@@ -48,20 +49,6 @@ struct Shared {
   std::atomic<int64_t> t0{0};
   std::atomic<size_t> errors{0};
 };
-
-schema::Header ReferralHeader(const std::vector<std::string>& recipients, base::TimeMs now) {
-  schema::Header h;
-  h.kind = schema::EventKind::kReferral;
-  h.referral_kind = schema::ReferralKind::kHospitalDischarge;
-  h.case_ref = crypto::NewCaseRef();
-  h.recipients = recipients;
-  h.tier = schema::Tier::kNotice;
-  h.legal_basis = schema::LegalBasis::kNoticeAllowed;
-  h.purpose = schema::Purpose::kHousing;
-  h.actor = "bench-01";
-  h.due_at = now + 5 * base::kMsPerDay;
-  return h;
-}
 
 schema::ReferralBody Body(size_t free_text_bytes, base::TimeMs due) {
   schema::ReferralBody body;

@@ -62,15 +62,7 @@ std::unique_ptr<Connected> Connect(const AgencyFiles& files) {
 
 schema::Envelope BuildReferral(const Connected& c, const std::vector<std::string>& recipients,
                                const base::Clock& clock, PublisherLog& log, bool* built) {
-  schema::Header h;
-  h.kind = schema::EventKind::kReferral;
-  h.referral_kind = schema::ReferralKind::kHospitalDischarge;
-  h.case_ref = crypto::NewCaseRef();
-  h.recipients = recipients;
-  h.tier = schema::Tier::kNotice;
-  h.legal_basis = schema::LegalBasis::kNoticeAllowed;
-  h.purpose = schema::Purpose::kHousing;
-  h.due_at = clock.NowMs() + 5 * base::kMsPerDay;
+  schema::Header h = ReferralHeader(recipients, clock.NowMs());
   schema::ReferralBody body;
   body.exit_place = "Service de test";
   body.exit_date = h.due_at;

@@ -322,10 +322,8 @@ std::unique_ptr<sdk::Client> ConnectClient(const Deployment& deployment,
   return std::move(client).value();
 }
 
-schema::Envelope MakeReferral(const Deployment& deployment, const crypto::AgencyIdentity& emitter,
-                              const std::vector<std::string>& recipients,
+schema::Header ReferralHeader(const std::vector<std::string>& recipients, base::TimeMs now,
                               const std::string& case_ref) {
-  base::SystemClock clock;
   schema::Header h;
   h.kind = schema::EventKind::kReferral;
   h.referral_kind = schema::ReferralKind::kHospitalDischarge;
@@ -335,7 +333,15 @@ schema::Envelope MakeReferral(const Deployment& deployment, const crypto::Agency
   h.legal_basis = schema::LegalBasis::kNoticeAllowed;
   h.purpose = schema::Purpose::kHousing;
   h.actor = "as-test-01";
-  h.due_at = clock.NowMs() + 5 * base::kMsPerDay;
+  h.due_at = now + 5 * base::kMsPerDay;
+  return h;
+}
+
+schema::Envelope MakeReferral(const Deployment& deployment, const crypto::AgencyIdentity& emitter,
+                              const std::vector<std::string>& recipients,
+                              const std::string& case_ref) {
+  base::SystemClock clock;
+  schema::Header h = ReferralHeader(recipients, clock.NowMs(), case_ref);
   schema::ReferralBody body;
   body.exit_place = "Service de médecine interne";
   body.referrer.name = "Assistante sociale de test";

@@ -158,6 +158,10 @@ std::unique_ptr<sdk::Client> ConnectClient(const Deployment& deployment,
 
 // A referral from `emitter` to `recipients`, signed and sealed (notice tier, no consent needed
 // for the transport tests: the registry must allow it).
+// The header of a notice-tier hospital discharge referral to `recipients`, due 5 days after
+// `now` (a new case unless `case_ref` is given): the one every test and benchmark publishes.
+schema::Header ReferralHeader(const std::vector<std::string>& recipients, base::TimeMs now,
+                              const std::string& case_ref = "");
 schema::Envelope MakeReferral(const Deployment& deployment, const crypto::AgencyIdentity& emitter,
                               const std::vector<std::string>& recipients,
                               const std::string& case_ref = "");
