@@ -6,9 +6,10 @@
 #
 # Layout (relative to the prefix; the .deb uses /usr):
 #   bin/relaisd, bin/relais, bin/relais-inbox, bin/relais-import (bin/relais-hospital when built)
-#   lib/systemd/system/relaisd.service, relais-inbox@.service (systemd units)
-#   share/relais/examples/   relaisd.conf, relais-inbox.conf
-#   share/doc/relais/        operations.md, README.md
+#   lib/systemd/system/relaisd.service, relais-inbox@.service, relais-nats@.service (units)
+#   share/relais/examples/   relaisd.conf, relaisd-jetstream.conf, relais-inbox.conf,
+#                            nats/relais-n{1,2,3}.conf, relaisd.service.d/jetstream.conf
+#   share/doc/relais/        operations.md, scale-out.md, README.md
 include(GNUInstallDirs)
 
 set(_relais_programs relaisd relais relais-inbox relais-import)
@@ -26,13 +27,24 @@ install(TARGETS ${_relais_programs} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Debian 12), and `cmake --install --prefix /tmp/x` stays inside /tmp/x.
 set(RELAIS_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING
     "where the systemd units are installed, relative to the prefix")
+# relais-nats@.service runs Debian's nats-server for JetStream mode (docs/scale-out.md); it is
+# installed disabled, like the others.
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/systemd/relaisd.service
               ${CMAKE_CURRENT_LIST_DIR}/systemd/relais-inbox@.service
+              ${CMAKE_CURRENT_LIST_DIR}/systemd/relais-nats@.service
         DESTINATION ${RELAIS_SYSTEMD_UNIT_DIR})
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/examples/relaisd.conf
+              ${CMAKE_CURRENT_LIST_DIR}/examples/relaisd-jetstream.conf
               ${CMAKE_CURRENT_LIST_DIR}/examples/relais-inbox.conf
         DESTINATION ${CMAKE_INSTALL_DATADIR}/relais/examples)
-install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/README.md
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/nats/relais-n1.conf
+              ${CMAKE_CURRENT_LIST_DIR}/nats/relais-n2.conf
+              ${CMAKE_CURRENT_LIST_DIR}/nats/relais-n3.conf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/relais/examples/nats)
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/systemd/relaisd.service.d/jetstream.conf
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/relais/examples/relaisd.service.d)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/docs/scale-out.md
+              ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The Debian package.
@@ -64,6 +76,8 @@ else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
       "passwd, libzmq5, libsodium23, libcapnp-0.9.2, libsqlite3-0, libboost-program-options1.74.0, libcsv3, libstdc++6, libc6")
 endif()
+# JetStream mode runs nats-server (relais-nats@.service); the embedded default does not need it.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "nats-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_CURRENT_LIST_DIR}/debian/postinst ${CMAKE_CURRENT_LIST_DIR}/debian/prerm
     ${CMAKE_CURRENT_LIST_DIR}/debian/postrm)

@@ -74,15 +74,34 @@ for script in postinst prerm postrm; do
   [[ $info == *" $script "* ]] || fail "the package has no $script"
 done
 ok "Depends: $depends"
+# JetStream mode's nats-server is recommended, never required (the embedded default runs alone).
+recommends=$(dpkg-deb -f "$deb" Recommends)
+[[ ", $recommends," == *", nats-server"[\ ,]* ]] || fail "Recommends lacks nats-server: $recommends"
+[[ ", $depends," != *", nats-server"[\ ,]* ]] || fail "nats-server must not be in Depends"
 
 # --- files -----------------------------------------------------------------------------------
 listing=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for path in ./usr/bin/relaisd ./usr/bin/relais ./usr/bin/relais-inbox ./usr/bin/relais-import \
   ./usr/lib/systemd/system/relaisd.service ./usr/lib/systemd/system/relais-inbox@.service \
   ./usr/share/relais/examples/relaisd.conf ./usr/share/relais/examples/relais-inbox.conf \
-  ./usr/share/doc/relais/operations.md; do
+  ./usr/share/doc/relais/operations.md ./usr/lib/systemd/system/relais-nats@.service \
+  ./usr/share/relais/examples/relaisd-jetstream.conf \
+  ./usr/share/relais/examples/nats/relais-n1.conf ./usr/share/relais/examples/nats/relais-n2.conf \
+  ./usr/share/relais/examples/nats/relais-n3.conf \
+  ./usr/share/relais/examples/relaisd.service.d/jetstream.conf \
+  ./usr/share/doc/relais/scale-out.md; do
   grep -qxF "$path" <<<"$listing" || fail "the package lacks $path"
 done
+# Modes and owners: binaries root 0755, everything else (units, examples, docs) root 0644.
+while read -r mode owner path; do
+  case $path in
+    */) continue ;;
+    ./usr/bin/*) want=-rwxr-xr-x ;;
+    *) want=-rw-r--r-- ;;
+  esac
+  [[ $mode == "$want" && $owner == root/root ]] ||
+    fail "$path is $mode $owner, want $want root/root"
+done < <(dpkg-deb -c "$deb" | awk '{print $1, $2, $6}')
 if grep -E '_test$|test_|fuzz|bench|\.key$|\.db$|/tmp/|build' <<<"$listing"; then
   fail "the package holds test binaries, key files, databases or build paths (listed above)"
 fi
@@ -118,8 +137,38 @@ for line in User=relais StateDirectory=relais StateDirectoryMode=0700 NoNewPrivi
 done
 # systemd's own parser, where installed: the only complaint allowed is the binary's absence
 # from this machine's /usr/bin (the package is extracted, not installed).
+# The NATS node unit (JetStream mode): Debian's nats-server as its user nats, hardened, stopped
+# through lame duck mode with time for it.
+nats_unit=$root/usr/lib/systemd/system/relais-nats@.service
+for line in User=nats Group=nats 'ExecStart=/usr/sbin/nats-server -c /etc/nats/relais-%i.conf' \
+  KillSignal=SIGUSR2 Restart=on-failure StateDirectory=nats StateDirectoryMode=0700 \
+  ReadWritePaths=/var/lib/nats NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
+  ProtectHome=yes UMask=0077 LimitNOFILE=65536 CapabilityBoundingSet= \
+  Conflicts=nats-server.service 'ExecReload=/bin/kill -HUP $MAINPID'; do
+  grep -qxF "$line" "$nats_unit" || fail "relais-nats@.service lacks '$line'"
+done
+stop_timeout=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p' "$nats_unit")
+for n in 1 2 3; do
+  conf=$root/usr/share/relais/examples/nats/relais-n$n.conf
+  grep -qx "server_name: relais-n$n" "$conf" || fail "relais-n$n.conf: server_name is wrong"
+  grep -qx '  store_dir: "/var/lib/nats/jetstream"' "$conf" ||
+    fail "relais-n$n.conf: store_dir is not under the unit's /var/lib/nats"
+  [[ $(grep -c '^    nats://10\.0\.0\.1[123]:6222$' "$conf") -eq 3 ]] ||
+    fail "relais-n$n.conf does not route to the three nodes"
+  # Lame duck (grace + duration) must end before systemd's SIGKILL.
+  grace=$(sed -n 's/^lame_duck_grace_period: "\([0-9]*\)s"$/\1/p' "$conf")
+  duration=$(sed -n 's/^lame_duck_duration: "\([0-9]*\)s"$/\1/p' "$conf")
+  if [[ -z $grace || -z $duration || -z $stop_timeout ]] ||
+    ((grace + duration + 10 > stop_timeout)); then
+    fail "relais-n$n.conf: lame duck ${grace}s + ${duration}s exceeds TimeoutStopSec=$stop_timeout"
+  fi
+  if command -v nats-server >/dev/null; then
+    check=$(nats-server -c "$conf" -t 2>&1) || fail "nats-server -t relais-n$n.conf: $check"
+  fi
+done
+ok "relais-nats@.service and the 3-node configs (TimeoutStopSec=$stop_timeout)"
 if command -v systemd-analyze >/dev/null; then
-  for u in relaisd.service relais-inbox@.service; do
+  for u in relaisd.service relais-inbox@.service relais-nats@.service; do
     copy=$work/${u/@/@check}
     cp "$root/usr/lib/systemd/system/$u" "$copy"
     complaints=$(systemd-analyze verify --man=no "$copy" 2>&1 | grep -v 'is not executable')
@@ -253,7 +302,8 @@ ok "$verify"
 prefix=$work/prefix
 if cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
   for path in bin/relaisd bin/relais bin/relais-inbox bin/relais-import \
-    lib/systemd/system/relaisd.service share/relais/examples/relaisd.conf \
+    lib/systemd/system/relaisd.service lib/systemd/system/relais-nats@.service \
+    share/relais/examples/relaisd.conf share/relais/examples/nats/relais-n1.conf \
     share/doc/relais/operations.md; do
     [[ -e $prefix/$path ]] || fail "cmake --install did not install $path"
   done
