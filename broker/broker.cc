@@ -50,7 +50,7 @@ base::Status Broker::Run() {
   while (!stop_.load()) {
     int64_t now_us = base::MonotonicMicros();
     int timeout_ms = static_cast<int>(std::clamp<int64_t>((next_pump - now_us) / 1000, 0, 100));
-    auto inbound = server_.Poll(timeout_ms, {verified_.Fd(), committed_.Fd()});
+    auto inbound = server_.Poll(timeout_ms, WakeFds());
     if (!inbound) return std::move(inbound).error();
     now_us = base::MonotonicMicros();
     for (auto& in : *inbound) HandleInbound(in, now_us);
@@ -75,7 +75,7 @@ base::Status Broker::Run() {
   base::LogInfo("broker_stopping", {{"pending_publishes", pending_publishes_}});
   int64_t deadline = base::MonotonicMicros() + options_.shutdown_grace_us;
   while (pending_publishes_ > 0 && base::MonotonicMicros() < deadline) {
-    auto none = server_.Poll(10, {verified_.Fd(), committed_.Fd()}, 0);
+    auto none = server_.Poll(10, WakeFds(), 0);
     (void)none;
     DrainWorkers(base::MonotonicMicros());
   }
@@ -84,9 +84,18 @@ base::Status Broker::Run() {
                          : base::Ok();
 }
 
+std::vector<int> Broker::WakeFds() {
+  std::vector<int> fds = {verified_.Fd(), committed_.Fd()};
+  if (ingester_ != nullptr) fds.push_back(ingester_->records().Fd());
+  return fds;
+}
+
 void Broker::DrainWorkers(int64_t now_us) {
   for (auto& v : verified_.Drain()) HandleVerified(std::move(v));
   for (auto& c : committed_.Drain()) HandleCommitted(c, now_us);
+  if (ingester_ != nullptr && !stop_.load()) {
+    for (auto& r : ingester_->records().Drain()) HandleIngested(std::move(r), now_us);
+  }
 }
 
 void Broker::HandleInbound(transport::Inbound& in, int64_t now_us) {
@@ -182,6 +191,10 @@ void Broker::AdmitVerified(Verified v) {
 void Broker::HandleCommitted(Committed& c, int64_t now_us) {
   if (c.emission) {
     AfterCommit(c, now_us);
+    return;
+  }
+  if (c.stream_seq != 0) {
+    HandleIngestCommitted(c, now_us);
     return;
   }
   --pending_publishes_;

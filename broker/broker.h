@@ -18,6 +18,7 @@
 #include "broker/case_engine.h"
 #include "broker/delivery.h"
 #include "broker/event_store.h"
+#include "broker/ingest_source.h"
 #include "broker/metrics.h"
 #include "broker/registry_store.h"
 #include "broker/transport/server.h"
@@ -53,6 +54,10 @@ class Broker {
   // returns. Returns an error if the journal failed (fail-stop) or the ZAP handler died.
   base::Status Run();
 
+  // JetStream mode with several instances: the other instances' records to store and deliver
+  // here (stream_ingester.h). Call before Run(); `ingester` must outlive Run().
+  void AttachIngester(IngestSource* ingester) { ingester_ = ingester; }
+
   void RequestStop() { stop_.store(true); }
   void RequestReload() { reload_.store(true); }
 
@@ -69,6 +74,9 @@ class Broker {
 
     schema::Envelope envelope;
     base::Result<schema::Header> header = base::InvalidInput("", "");
+    // Another instance's event read from the stream (peer empty): its stream seq and time.
+    uint64_t stream_seq = 0;
+    base::TimeMs stream_at = 0;
   };
   struct Committed {
     std::string peer;  // empty for the broker's own emissions
@@ -77,6 +85,7 @@ class Broker {
     schema::Header header;
     base::Result<Appended> result = base::InvalidInput("", "");
     std::optional<Emission> emission;  // set for the broker's own emissions
+    uint64_t stream_seq = 0;           // set for another instance's event (Verified::stream_seq)
   };
 
   void HandleInbound(transport::Inbound& in, int64_t now_us);
@@ -100,6 +109,9 @@ class Broker {
   void Emit(Emission emission);
   void FireTimers();
   void HandleCommitted(Committed& c, int64_t now_us);
+  // Another instance's event or acknowledgement (broker_stream.cc).
+  void HandleIngested(IngestedRecord r, int64_t now_us);
+  void HandleIngestCommitted(Committed& c, int64_t now_us);
   void SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
                uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us);
   bool SendFrame(const std::string& peer, const schema::Frame& frame);
@@ -108,6 +120,7 @@ class Broker {
   void ExpireSessions(int64_t now_us);
   void DropSession(const std::string& peer);
   void DrainWorkers(int64_t now_us);
+  std::vector<int> WakeFds();
   void UpdateGauges();
 
   BrokerOptions options_;
@@ -135,6 +148,7 @@ class Broker {
   std::unordered_map<std::string, Session> sessions_;  // by peer
   WakeQueue<Verified> verified_;
   WakeQueue<Committed> committed_;
+  IngestSource* ingester_ = nullptr;
   size_t pending_publishes_ = 0;
   bool journal_failed_ = false;
   std::atomic<bool> stop_{false};

@@ -17,7 +17,19 @@ void Broker::Admit(Verified v) {
     busy->second.push_back(std::move(v));
     return;
   }
-  auto mutations = engine_.Admit(h, *registry_.Current(), clock_.NowMs());
+  const bool from_stream = v.stream_seq != 0;
+  auto mutations =
+      engine_.Admit(h, *registry_.Current(), from_stream ? v.stream_at : clock_.NowMs());
+  if (!mutations && from_stream) {
+    // Another instance accepted it (its rules saw the case before this instance did): it is
+    // stored and delivered here as well, without derived changes, and counted.
+    metrics_.stream_conflicts.fetch_add(1);
+    base::LogWarn("stream_conflict", {{"stream_seq", v.stream_seq},
+                                      {"event", crypto::FormatUuid(h.event_id)},
+                                      {"kind", schema::EventKindName(h.kind)},
+                                      {"code", mutations.error().code}});
+    mutations = std::vector<journal::DerivedMutation>();
+  }
   if (!mutations) {
     // A retried publish of an event already journaled is acknowledged again, even though the
     // lifecycle has moved on since (an accept that already won, a withdrawal already applied).
@@ -39,12 +51,14 @@ void Broker::Admit(Verified v) {
   case_waiting_[h.case_ref];  // the case is busy until this event is durable
   schema::Header header = std::move(v.header).value();
   schema::Envelope kept = v.envelope;  // for the deliveries once durable
-  store_.Append(std::move(v.envelope), header, std::move(mutations).value(),
-                [this, peer = std::move(v.peer), received_us = v.received_us,
-                 envelope = std::move(kept), header](base::Result<Appended> r) mutable {
-                  committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
-                                            std::move(header), std::move(r), std::nullopt});
-                });
+  if (from_stream) mutations->push_back(journal::FromStream{v.stream_seq});
+  store_.Append(
+      std::move(v.envelope), header, std::move(mutations).value(),
+      [this, peer = std::move(v.peer), received_us = v.received_us, envelope = std::move(kept),
+       header, stream_seq = v.stream_seq](base::Result<Appended> r) mutable {
+        committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
+                                  std::move(header), std::move(r), std::nullopt, stream_seq});
+      });
 }
 
 void Broker::AfterCommit(Committed& c, int64_t now_us) {

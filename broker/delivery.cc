@@ -55,7 +55,7 @@ void DeliveryManager::Drop(const std::string& agency) {
   Disconnected(sub->second.peer);
 }
 
-void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
+void DeliveryManager::Settle(const std::string& agency, uint64_t seq) {
   auto sub = subs_.find(agency);
   if (sub != subs_.end()) {
     if (EraseInFlight(sub->second, seq)) --stats_.in_flight;
@@ -63,8 +63,22 @@ void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
   }
   auto attempts = attempts_.find(agency);
   if (attempts != attempts_.end()) attempts->second.erase(seq);
-  store_.RecordAck(agency, seq);
   ++stats_.acked;
+}
+
+void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
+  Settle(agency, seq);
+  store_.RecordAck(agency, seq);
+}
+
+void DeliveryManager::AckFromStream(const std::string& agency, uint64_t seq) {
+  auto sub = subs_.find(agency);
+  if (sub != subs_.end()) {  // not sent yet here: it never will be
+    auto& live = sub->second.live;
+    live.erase(std::remove(live.begin(), live.end(), seq), live.end());
+  }
+  Settle(agency, seq);
+  store_.RecordAckFromStream(agency, seq);
 }
 
 void DeliveryManager::Nack(const std::string& agency, uint64_t seq, const std::string& reason,

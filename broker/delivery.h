@@ -57,6 +57,9 @@ class DeliveryManager {
   void Drop(const std::string& agency);
 
   void Ack(const std::string& agency, uint64_t seq);
+  // An acknowledgement given on another relaisd instance (JetStream mode): the same, recorded
+  // with EventStore::RecordAckFromStream.
+  void AckFromStream(const std::string& agency, uint64_t seq);
   void Nack(const std::string& agency, uint64_t seq, const std::string& reason, int64_t now_us);
 
   // A newly durable event: fans out to caught-up subscribers.
@@ -96,6 +99,8 @@ class DeliveryManager {
     bool gone = false;                       // its connection vanished during a send
   };
 
+  // Forgets `seq` as in flight, naked or being retried for `agency` (an acknowledgement).
+  void Settle(const std::string& agency, uint64_t seq);
   void AddInFlight(Subscription& sub, uint64_t seq, InFlight f);
   bool EraseInFlight(Subscription& sub, uint64_t seq);
   void PumpOne(Subscription& sub, int64_t now_us);

@@ -85,6 +85,11 @@ class EventStore {
   // Records durably (possibly batched with other writes) that `agency` has `seq`, stamped with the
   // store's clock.
   virtual void RecordAck(const std::string& agency, uint64_t seq) = 0;
+  // The same for an acknowledgement given on another relaisd instance and read from the stream
+  // (JetStream mode): recorded here only, never sent back.
+  virtual void RecordAckFromStream(const std::string& agency, uint64_t seq) {
+    RecordAck(agency, seq);
+  }
   virtual void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
                                 const std::string& reason) = 0;
   virtual base::Result<std::vector<DeadLetter>> DeadLetters() = 0;

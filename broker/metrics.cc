@@ -106,6 +106,20 @@ std::string BrokerMetrics::Render() const {
           stream_forward_failed.load(), "gauge");
   Counter(out, "relais_stream_keys_destroyed_total",
           "Case keys destroyed (stream copies crypto-shredded).", stream_keys_destroyed.load());
+  Counter(out, "relais_stream_acks_forwarded_total",
+          "Delivery acknowledgements sent to the stream for the other instances.",
+          stream_acks_forwarded.load());
+  Counter(out, "relais_stream_ingested_seq", "Highest stream seq read by this instance.",
+          stream_ingested_seq.load(), "gauge");
+  Counter(out, "relais_stream_ingested_total",
+          "Other instances' events stored in the local journal.", stream_ingested.load());
+  Counter(out, "relais_stream_acks_ingested_total",
+          "Other instances' delivery acknowledgements applied here.", stream_acks_ingested.load());
+  Counter(out, "relais_stream_conflicts_total",
+          "Ingested events this instance's lifecycle rules would have refused (kept anyway).",
+          stream_conflicts.load());
+  Counter(out, "relais_stream_unreadable_total",
+          "Stream records this instance could not decode (skipped).", stream_unreadable.load());
   publish_to_ack.Render("relais_publish_ack_seconds",
                         "Time from receiving a publish to sending its ack.", out);
   return out;

@@ -54,6 +54,13 @@ struct BrokerMetrics {
   std::atomic<uint64_t> stream_forward_duplicates{0};
   std::atomic<uint64_t> stream_forward_failed{0};
   std::atomic<uint64_t> stream_keys_destroyed{0};
+  std::atomic<uint64_t> stream_acks_forwarded{0};
+  // Ingestion of the other instances' records (stream_ingester.h).
+  std::atomic<uint64_t> stream_ingested_seq{0};
+  std::atomic<uint64_t> stream_ingested{0};
+  std::atomic<uint64_t> stream_acks_ingested{0};
+  std::atomic<uint64_t> stream_conflicts{0};
+  std::atomic<uint64_t> stream_unreadable{0};
   LatencyHistogram publish_to_ack;
 
   void CountFatal(const std::string& code);

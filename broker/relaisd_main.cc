@@ -19,6 +19,7 @@
 #include "broker/relaisd_options.h"
 #include "broker/replicated_event_store.h"
 #include "broker/stream_forwarder.h"
+#include "broker/stream_ingester.h"
 #include "crypto/at_rest.h"
 #include "crypto/identity.h"
 #include "crypto/secret.h"
@@ -82,6 +83,7 @@ struct Replication {
   std::unique_ptr<broker::CaseKeyStore> keys;
   std::unique_ptr<broker::StreamForwarder> forwarder;
   std::unique_ptr<broker::ReplicatedEventStore> store;
+  std::unique_ptr<broker::StreamIngester> ingester;
 };
 
 std::vector<std::string> SplitUrls(const std::string& list) {
@@ -123,6 +125,7 @@ base::Status StartReplication(const Config& c, broker::EventStore& local,
     base::LogWarn("stream_secret_created", {{"file", secret_path.string()}});
   }
   RELAIS_ASSIGN_OR_RETURN(auto secret, crypto::LoadAtRestKeyFile(secret_path));
+  RELAIS_ASSIGN_OR_RETURN(auto ingest_secret, crypto::LoadAtRestKeyFile(secret_path));
   RELAIS_ASSIGN_OR_RETURN(r.log, jetstream::OpenJetStreamLog(jo));
   RELAIS_ASSIGN_OR_RETURN(r.keys, jetstream::OpenJetStreamCaseKeys(jo, jo.stream + "_KEYS"));
   broker::ForwarderOptions fo;
@@ -131,6 +134,14 @@ base::Status StartReplication(const Config& c, broker::EventStore& local,
   RELAIS_ASSIGN_OR_RETURN(r.forwarder, broker::StreamForwarder::Start(fo, *r.log, *r.keys,
                                                                       std::move(secret), &metrics));
   r.store = std::make_unique<broker::ReplicatedEventStore>(local, *r.forwarder);
+  if (c.stream_ingest) {
+    broker::IngesterOptions io;
+    io.journal = c.journal;
+    io.naming = fo.naming;
+    RELAIS_ASSIGN_OR_RETURN(
+        r.ingester,
+        broker::StreamIngester::Start(io, *r.log, *r.keys, std::move(ingest_secret), &metrics));
+  }
   base::LogInfo("stream_replication", {{"stream", jo.stream},
                                        {"replicas", jo.replicas},
                                        {"instance", c.instance},
@@ -255,6 +266,7 @@ int Serve(const Config& c) {
   broker::CaseEngine engine(engine_options);
   broker::Broker b(bo, **server, **registry, event_store, verifiers, engine, *identity, clock,
                    metrics);
+  if (replication.ingester) b.AttachIngester(replication.ingester.get());
   signals.Start(b);
   base::LogInfo("relaisd_ready", {{"agency", me},
                                   {"listen", (*server)->BoundEndpoint()},

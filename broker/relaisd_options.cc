@@ -64,7 +64,11 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
       "stream-secret-file", po::value(&c.stream_secret_file),
       "JetStream mode: at-rest key file (0600) keying the hash that names case keys; the same "
       "file on every instance of the deployment; created if absent (default "
-      "<journal>.stream-secret)");
+      "<journal>.stream-secret)")(
+      "stream-ingest", po::value(&c.stream_ingest)->default_value(true),
+      "JetStream mode: also read the other instances' events and acknowledgements from the "
+      "stream, to serve their recipients here (several relaisd instances, docs/scale-out.md "
+      "section 10)");
 #ifdef RELAIS_CRASH_POINTS
   if (test_hooks) {
     d.add_options()("test-fault-file", po::value(&c.test_fault_file),

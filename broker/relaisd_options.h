@@ -48,6 +48,7 @@ struct RelaisdConfig {
   std::string instance;
   std::string territory;
   std::string stream_secret_file;
+  bool stream_ingest = true;
   // --help was given: `help_text` holds the option table and nothing was validated.
   bool help = false;
   std::string help_text;

@@ -37,7 +37,12 @@ class ReplicatedEventStore final : public EventStore {
     return local_.Pending(agency, after, limit);
   }
   base::Result<StoredEvent> Read(uint64_t seq) override { return local_.Read(seq); }
+  // Recorded locally, then sent to the stream for the other instances.
   void RecordAck(const std::string& agency, uint64_t seq) override {
+    local_.RecordAck(agency, seq);
+    forwarder_.QueueAck(agency, seq);
+  }
+  void RecordAckFromStream(const std::string& agency, uint64_t seq) override {
     local_.RecordAck(agency, seq);
   }
   void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,

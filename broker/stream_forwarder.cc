@@ -13,13 +13,6 @@ namespace {
 // Entries appended per AppendBatch, at most (ForwarderOptions::batch caps it lower).
 constexpr uint64_t kMaxBatch = 256;
 
-std::optional<std::string> HeaderValue(const LogMessage& m, const char* name) {
-  for (const auto& [k, v] : m.headers) {
-    if (k == name) return v;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 base::Result<std::unique_ptr<StreamForwarder>> StreamForwarder::Start(
@@ -98,7 +91,10 @@ bool StreamForwarder::WaitForwarded(uint64_t seq, std::chrono::milliseconds time
 // read backwards until one of this instance's origin seqs is a batch or more below the first one
 // found, and the high-water mark is the highest H such that every origin seq from
 // max - kMaxBatch + 1 to H is there. What the stream already has past H is answered as duplicates.
-static base::Result<uint64_t> FindHighWater(StreamLog& log, const std::string& instance) {
+// Entries ingested from the stream (other instances' events) are never sent back: they count as
+// forwarded.
+static base::Result<uint64_t> FindHighWater(StreamLog& log, journal::JournalReader& reader,
+                                            const std::string& instance) {
   RELAIS_ASSIGN_OR_RETURN(uint64_t last, log.LastSeq());
   constexpr uint64_t kWindow = 256;
   uint64_t first_found = 0;
@@ -108,8 +104,8 @@ static base::Result<uint64_t> FindHighWater(StreamLog& log, const std::string& i
     const uint64_t from = end > kWindow ? end - kWindow + 1 : 1;
     RELAIS_ASSIGN_OR_RETURN(auto records, log.Read(from, end - from + 1));
     for (auto it = records.rbegin(); it != records.rend() && !done; ++it) {
-      if (HeaderValue(it->msg, kHeaderOrigin) != instance) continue;
-      auto text = HeaderValue(it->msg, kHeaderOriginSeq);
+      if (FindHeader(it->msg, kHeaderOrigin) != instance) continue;
+      auto text = FindHeader(it->msg, kHeaderOriginSeq);
       if (!text) continue;
       const uint64_t seq = std::strtoull(text->c_str(), nullptr, 10);
       if (first_found == 0) first_found = seq;
@@ -120,13 +116,16 @@ static base::Result<uint64_t> FindHighWater(StreamLog& log, const std::string& i
   }
   if (seen.empty()) return uint64_t{0};
   const uint64_t top = *seen.rbegin();
+  RELAIS_ASSIGN_OR_RETURN(auto foreign,
+                          reader.StreamOrigins(top > kMaxBatch ? top - kMaxBatch : 0, top));
+  for (const auto& [seq, stream_seq] : foreign) seen.insert(seq);
   uint64_t hw = top > kMaxBatch ? top - kMaxBatch : 0;
   while (hw < top && seen.count(hw + 1) != 0) ++hw;
   return hw;
 }
 
 base::Status StreamForwarder::RecoverHighWater() {
-  RELAIS_ASSIGN_OR_RETURN(uint64_t hw, FindHighWater(log_, options_.naming.instance));
+  RELAIS_ASSIGN_OR_RETURN(uint64_t hw, FindHighWater(log_, *reader_, options_.naming.instance));
   RELAIS_ASSIGN_OR_RETURN(auto head, reader_->GetHead());
   if (hw > head.seq) {
     // The journal was restored from an older copy: send its entries again (duplicates by id are
@@ -149,6 +148,7 @@ void StreamForwarder::Run() {
     RunShreds();
     bool more = false;
     if (!failed_.load()) more = ForwardBatch();
+    if (!failed_.load()) more = ForwardAcks() || more;
     std::unique_lock lock(mu_);
     if (stop_) return;
     if (more) continue;
@@ -204,6 +204,59 @@ base::Result<const crypto::AtRestKey*> StreamForwarder::KeyFor(const std::string
   return slot ? &*slot : nullptr;
 }
 
+void StreamForwarder::QueueAck(const std::string& agency, uint64_t seq) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    acks_.emplace_back(agency, seq);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool StreamForwarder::ForwardAcks() {
+  const uint64_t hw = hw_.load();
+  std::vector<std::pair<std::string, uint64_t>> batch;
+  {
+    std::lock_guard lock(mu_);
+    // Only acks of entries the stream holds, so that an ack never comes before its event.
+    for (auto it = acks_.begin(); it != acks_.end() && batch.size() < kMaxBatch;) {
+      if (it->second <= hw) {
+        batch.push_back(std::move(*it));
+        it = acks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (batch.empty()) return false;
+  std::vector<LogMessage> msgs;
+  for (const auto& [agency, seq] : batch) {
+    auto e = reader_->Get(seq, journal::ReadScope::kMetadata);
+    if (!e) {
+      Fail(e.error());
+      return false;
+    }
+    if (!*e) continue;
+    auto msg = AckToMessage(agency, (*e)->event_id, options_.naming);
+    if (!msg) {
+      base::LogError("stream_ack_unsendable", {{"agency", agency}, {"code", msg.error().code}});
+      continue;
+    }
+    msgs.push_back(std::move(msg).value());
+  }
+  auto r = Retry<std::vector<AppendResult>>([&]() -> base::Result<std::vector<AppendResult>> {
+    if (msgs.empty()) return std::vector<AppendResult>();
+    return log_.AppendBatch(msgs);
+  });
+  if (!r) {
+    if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
+    return false;  // stopping: the acks not sent are lost (docs/scale-out.md)
+  }
+  if (metrics_ != nullptr) metrics_->stream_acks_forwarded.fetch_add(msgs.size());
+  return true;
+}
+
 void StreamForwarder::Fail(const base::Error& error) {
   failed_.store(true);
   if (metrics_ != nullptr) metrics_->stream_forward_failed.store(1);
@@ -232,9 +285,16 @@ bool StreamForwarder::ForwardBatch() {
     Fail(st.error());
     return false;
   }
+  const uint64_t last = entries.back().seq;
+  auto foreign = reader_->StreamOrigins(entries.front().seq, last);
+  if (!foreign) {
+    Fail(foreign.error());
+    return false;
+  }
   std::vector<LogMessage> msgs;
   msgs.reserve(entries.size());
   for (const auto& e : entries) {
+    if (foreign->count(e.seq) != 0) continue;  // another instance's event, already in the stream
     const crypto::AtRestKey* key = nullptr;
     if (!e.erased && !e.envelope.body.empty()) {
       auto k = KeyFor(e.case_ref);
@@ -252,12 +312,14 @@ bool StreamForwarder::ForwardBatch() {
     msgs.push_back(std::move(msg).value());
   }
   // One pipelined batch; on kRetryLater the whole batch is resent with the same ids.
-  auto r = Retry<std::vector<AppendResult>>([&] { return log_.AppendBatch(msgs); });
+  auto r = Retry<std::vector<AppendResult>>([&]() -> base::Result<std::vector<AppendResult>> {
+    if (msgs.empty()) return std::vector<AppendResult>();
+    return log_.AppendBatch(msgs);
+  });
   if (!r) {
     if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
     return false;
   }
-  const uint64_t last = entries.back().seq;
   hw_.store(last);
   if (metrics_ != nullptr) {
     metrics_->stream_forwarded_seq.store(last);

@@ -75,6 +75,11 @@ class StreamForwarder {
   // on the forwarder thread (kRetryLater if stopped first). Call it after the local erasure.
   void Shred(const std::string& case_ref, std::function<void(base::Status)> done);
 
+  // `agency` acknowledged local entry `seq`: tell the other instances (an "ack" record, sent once
+  // the entry itself is in the stream). Lost if relaisd stops before sending it: the other
+  // instances may then deliver that event once more (receivers de-duplicate by event id).
+  void QueueAck(const std::string& agency, uint64_t seq);
+
   uint64_t forwarded() const { return hw_.load(); }  // highest journal seq the stream holds
   bool failed() const { return failed_.load(); }
   // Blocks until forwarded() >= seq, failure or timeout; true when reached (tests, shutdown).
@@ -89,6 +94,8 @@ class StreamForwarder {
   void RunShreds();
   // Forwards up to one batch; false when there was nothing to forward.
   bool ForwardBatch();
+  // Sends queued acks of forwarded entries; false when there was none.
+  bool ForwardAcks();
   // Retries `op` while it answers kRetryLater; false when stopping. Other errors are returned.
   template <typename T, typename Op>
   base::Result<T> Retry(Op op);
@@ -109,6 +116,7 @@ class StreamForwarder {
   bool wake_ = false;
   bool stop_ = false;
   std::deque<std::pair<std::string, std::function<void(base::Status)>>> shreds_;
+  std::deque<std::pair<std::string, uint64_t>> acks_;  // agency, local seq
   std::atomic<uint64_t> hw_{0};
   std::atomic<bool> failed_{false};
   std::thread thread_;

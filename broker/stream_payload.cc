@@ -18,6 +18,39 @@ base::Error BadPayload(const std::string& why) {
 
 }  // namespace
 
+std::optional<std::string> FindHeader(const LogMessage& m, std::string_view name) {
+  for (const auto& [k, v] : m.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+base::Result<LogMessage> AckToMessage(const std::string& agency, base::ByteView event_id,
+                                      const StreamNaming& naming) {
+  LogMessage m;
+  const std::string hex = base::HexEncode(event_id);
+  m.id = "ack-" + hex + "-" + agency;
+  m.subject = "relais." + naming.deployment + "." + naming.territory + ".delivery_acked";
+  m.headers = {{kHeaderAgency, agency},
+               {kHeaderEvent, hex},
+               {kHeaderOrigin, naming.instance},
+               {kHeaderRecord, "ack"}};
+  RELAIS_RETURN_IF_ERROR(ValidateMessage(m));
+  return m;
+}
+
+base::Result<std::optional<StreamAck>> DecodeAckMessage(const LogMessage& m) {
+  if (FindHeader(m, kHeaderRecord) != "ack") return std::optional<StreamAck>();
+  auto agency = FindHeader(m, kHeaderAgency);
+  auto event = FindHeader(m, kHeaderEvent);
+  if (!agency || agency->empty() || !event) {
+    return BadPayload("ack record without its agency or event");
+  }
+  auto id = base::HexDecode(*event);
+  if (!id || id->empty()) return BadPayload("ack record with a bad event id");
+  return std::optional<StreamAck>(StreamAck{*agency, std::move(id).value()});
+}
+
 std::string CaseKeyName(const crypto::AtRestKey& secret, const std::string& case_ref) {
   const crypto::Digest d = crypto::Blake2b(
       {secret.secret().View(), base::AsBytes("relais-case-key-v1"), base::AsBytes(case_ref)});

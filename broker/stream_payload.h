@@ -14,10 +14,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "base/status.h"
 #include "broker/case_keys.h"
+#include "broker/ingest_source.h"
 #include "broker/journal/entry.h"
 #include "broker/stream_log.h"
 #include "schema/envelope.h"
@@ -33,6 +35,14 @@ inline constexpr char kHeaderEntryHash[] = "Relais-Entry-Hash";
 // "case-key": sealed part present; "none": the entry had no sealed bytes (erased locally, or
 // none); "withheld": its case key was destroyed, the sealed bytes were not sent.
 inline constexpr char kHeaderSealed[] = "Relais-Sealed";
+
+// A delivery acknowledgement record (JetStream mode, several instances): "ack".
+inline constexpr char kHeaderRecord[] = "Relais-Record";
+inline constexpr char kHeaderAgency[] = "Relais-Agency";
+inline constexpr char kHeaderEvent[] = "Relais-Event";
+
+// The value of header `name`, if present.
+std::optional<std::string> FindHeader(const LogMessage& m, std::string_view name);
 
 struct StreamNaming {
   std::string deployment;  // subject token, e.g. "idf"
@@ -50,6 +60,18 @@ struct StreamPayload {
   bool had_sealed = false;    // the entry carried sealed bytes when it was forwarded
   bool opened = false;        // body and wraps were decrypted
 };
+
+// A delivery acknowledgement replicated to the other instances: `agency` holds the event
+// `event_id`. id = "ack-" + hex event id + "-" + agency (idempotent), subject
+// relais.<deployment>.<territory>.delivery_acked, headers Relais-Record = "ack", Relais-Agency,
+// Relais-Event (hex), Relais-Origin; no data. kInvalidInput "bad_message" for an agency id that
+// cannot be part of a message id.
+base::Result<LogMessage> AckToMessage(const std::string& agency, base::ByteView event_id,
+                                      const StreamNaming& naming);
+
+// The acknowledgement carried by `m`; nullopt when `m` is not an acknowledgement record.
+// kCorruption "bad_stream_payload" for an ack record missing its agency or event.
+base::Result<std::optional<StreamAck>> DecodeAckMessage(const LogMessage& m);
 
 // Parses `data`; opens the sealed part with `key` when given. kCorruption "bad_stream_payload";
 // kCorruption "at_rest_auth_failed" for a wrong key.

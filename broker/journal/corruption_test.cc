@@ -97,7 +97,7 @@ TEST_F(CorruptionTest, ANewJournalHasChecksumsOnEveryPage) {
   auto header = internal::ReadDbHeader(db_path().string());
   ASSERT_TRUE(header.has_value() && header->has_value());
   EXPECT_EQ((*header)->reserved, internal::kPageChecksumBytes);
-  EXPECT_EQ((*header)->user_version, 3);
+  EXPECT_EQ((*header)->user_version, 4);
   auto stats = internal::ScrubPages(db_path().string(), nullptr, 0);
   ASSERT_TRUE(stats.has_value()) << stats.error().ToString();
   EXPECT_EQ(stats->bytes, static_cast<int64_t>(pristine_.size()));
@@ -234,7 +234,7 @@ TEST_F(CorruptionTest, AFormatTwoJournalGainsChecksumsAndKeepsEveryRow) {
   ASSERT_TRUE(journal->Close().has_value());
   auto after = internal::ReadDbHeader(db_path().string());
   EXPECT_EQ((*after)->reserved, internal::kPageChecksumBytes);
-  EXPECT_EQ((*after)->user_version, 3);
+  EXPECT_EQ((*after)->user_version, 4);
   EXPECT_TRUE(internal::ScrubPages(db_path().string(), nullptr, 0).has_value());
   auto reader = Reader();
   auto chain = reader->VerifyChain();

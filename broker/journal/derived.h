@@ -50,8 +50,15 @@ struct StopCaseDeliveries {
   std::string reason;
 };
 
-using DerivedMutation =
-    std::variant<EnqueueDelivery, SetCaseState, GrantConsent, WithdrawConsent, StopCaseDeliveries>;
+// This entry was ingested from the replicated stream (JetStream mode, docs/scale-out.md): it is
+// another instance's event, stored there at `stream_seq`. Not a function of the log (a rebuild
+// keeps these rows, like acknowledgements); the forwarder never sends such an entry back.
+struct FromStream {
+  uint64_t stream_seq = 0;
+};
+
+using DerivedMutation = std::variant<EnqueueDelivery, SetCaseState, GrantConsent, WithdrawConsent,
+                                     StopCaseDeliveries, FromStream>;
 
 // --- Delivery updates (operational state, not log events).
 

@@ -61,6 +61,7 @@ base::Result<DerivedWriter> DerivedWriter::Prepare(Db& db) {
       {&w.stop_,
        "UPDATE deliveries SET state = 'dead', reason = ?1 WHERE state = 'pending' AND seq IN "
        "(SELECT seq FROM entries WHERE case_no = ?2) RETURNING agency, seq"},
+      {&w.from_stream_, "INSERT OR IGNORE INTO stream_origin(seq, stream_seq) VALUES (?1, ?2)"},
       {&w.ack_,
        "UPDATE deliveries SET acked_at = CASE WHEN state = 'acked' THEN acked_at ELSE ?3 END, "
        "state = 'acked' WHERE agency = ?1 AND seq = ?2 RETURNING seq"},
@@ -117,6 +118,9 @@ base::Status DerivedWriter::Apply(const EntryContext& e, const DerivedMutation& 
         } else if constexpr (std::is_same_v<T, WithdrawConsent>) {
           withdraw_.Bind(1, m.consent_id).Bind(2, I64(e.seq));
           return withdraw_.Run("withdrawing a consent");
+        } else if constexpr (std::is_same_v<T, FromStream>) {
+          from_stream_.Bind(1, I64(e.seq)).Bind(2, I64(m.stream_seq));
+          return from_stream_.Run("recording a stream origin");
         } else {
           static_assert(std::is_same_v<T, StopCaseDeliveries>);
           stop_.Bind(1, m.reason).Bind(2, e.case_no);

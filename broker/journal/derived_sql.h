@@ -52,7 +52,7 @@ class DerivedWriter {
   base::Result<base::Status> UpdateOne(Stmt& stmt, const std::string& agency, uint64_t seq,
                                        const char* missing_code);
 
-  Stmt enqueue_, set_case_, grant_, withdraw_, stop_;
+  Stmt enqueue_, set_case_, grant_, withdraw_, stop_, from_stream_;
   Stmt ack_, advance_, attempt_, dead_, requeue_;
   Stmt cursor_get_, first_pending_, last_below_, last_any_, cursor_put_, cursor_del_;
   Stmt all_agencies_;

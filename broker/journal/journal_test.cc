@@ -231,6 +231,39 @@ TEST_F(JournalTest, AFormatOneJournalIsUpgradedInPlaceOnOpen) {
   EXPECT_FALSE(Reader()->VerifyChain()->fault.has_value());
 }
 
+TEST_F(JournalTest, EntriesFromTheStreamAreMarkedWithTheirStreamSeq) {
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  AppendOk(*journal, MakeRequest({}));  // published here
+  AppendRequest foreign = MakeRequest({});
+  foreign.mutations.push_back(FromStream{41});
+  AppendOk(*journal, std::move(foreign));
+  AppendOk(*journal, MakeRequest({}));
+  ASSERT_TRUE(journal->Close().has_value());
+  auto reader = Reader();
+  auto origins = reader->StreamOrigins(1, 3);
+  ASSERT_TRUE(origins.has_value());
+  EXPECT_EQ(*origins, (std::map<uint64_t, uint64_t>{{2, 41}}));
+  EXPECT_EQ(*reader->LastStreamOrigin(), 41u);
+  EXPECT_TRUE(reader->StreamOrigins(3, 3)->empty());
+}
+
+TEST_F(JournalTest, AFormatThreeJournalGainsTheStreamOriginTable) {
+  {
+    auto journal = Open();
+    AppendMany(*journal, 2);
+  }
+  ExecRaw("DROP TABLE stream_origin; PRAGMA user_version=3;");
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  AppendRequest foreign = MakeRequest({});
+  foreign.mutations.push_back(FromStream{7});
+  AppendOk(*journal, std::move(foreign));
+  ASSERT_TRUE(journal->Close().has_value());
+  EXPECT_EQ(*Reader()->LastStreamOrigin(), 7u);
+  EXPECT_FALSE(Reader()->VerifyChain()->fault.has_value());
+}
+
 TEST_F(JournalTest, AppendAfterCloseFailsWithJournalClosed) {
   auto journal = Open();
   ASSERT_TRUE(journal->Close().has_value());

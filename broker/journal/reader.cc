@@ -201,6 +201,26 @@ base::Result<uint64_t> JournalReader::Cursor(const std::string& agency) {
   return internal::QueryCursor(*db_, agency);
 }
 
+base::Result<std::map<uint64_t, uint64_t>> JournalReader::StreamOrigins(uint64_t first_seq,
+                                                                        uint64_t last_seq) {
+  RELAIS_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare("SELECT seq, stream_seq FROM stream_origin WHERE seq BETWEEN ?1 AND ?2"));
+  stmt.Bind(1, static_cast<int64_t>(first_seq)).Bind(2, static_cast<int64_t>(last_seq));
+  std::map<uint64_t, uint64_t> out;
+  while (true) {
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading stream origins"));
+    if (!row) return out;
+    out.emplace(static_cast<uint64_t>(stmt.Int(0)), static_cast<uint64_t>(stmt.Int(1)));
+  }
+}
+
+base::Result<uint64_t> JournalReader::LastStreamOrigin() {
+  RELAIS_ASSIGN_OR_RETURN(int64_t v,
+                          db_->QueryInt("SELECT coalesce(max(stream_seq), 0) FROM stream_origin"));
+  return static_cast<uint64_t>(v);
+}
+
 base::Result<std::optional<CaseRow>> JournalReader::Case(const std::string& case_ref) {
   return internal::QueryCase(*db_, case_ref);
 }

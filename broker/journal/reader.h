@@ -98,6 +98,11 @@ class JournalReader {
   // Every delivery (any state) of the entries first_seq..last_seq, by seq then agency (audits).
   base::Result<std::vector<DeliveryRow>> DeliveriesOfSeqs(uint64_t first_seq, uint64_t last_seq);
   base::Result<uint64_t> Cursor(const std::string& agency);  // 0 when none
+  // Entries ingested from the replicated stream (JetStream mode) with seq in [first, last]:
+  // local seq -> stream seq.
+  base::Result<std::map<uint64_t, uint64_t>> StreamOrigins(uint64_t first_seq, uint64_t last_seq);
+  // The highest stream seq ingested into this journal, 0 when none.
+  base::Result<uint64_t> LastStreamOrigin();
   base::Result<std::optional<CaseRow>> Case(const std::string& case_ref);
   base::Result<std::vector<ConsentRow>> Consents(const std::string& case_ref);
   // Every entry of the case with each of its deliveries, in seq then agency order: who was sent

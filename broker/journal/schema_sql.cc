@@ -9,7 +9,7 @@ namespace relais::journal::internal {
 
 namespace {
 
-// Format 3 (1 + deliveries.acked_at in 2 + page checksums in 3; the DDL is the same as 2). Changing
+// Format 4 (1 + deliveries.acked_at in 2 + page checksums in 3 + stream_origin in 4). Changing
 // anything here needs a new kFormatVersion and docs/journal-format.md.
 constexpr const char* kSchemaSql = R"sql(
 CREATE TABLE entries (
@@ -76,7 +76,16 @@ CREATE TABLE consents (
   withdrawn_seq INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX consents_case ON consents(case_ref);
+CREATE TABLE stream_origin (
+  seq        INTEGER PRIMARY KEY,
+  stream_seq INTEGER NOT NULL
+);
 )sql";
+
+// Format 3 -> 4: the stream_origin table (empty: an embedded journal never ingested anything).
+constexpr const char* kFormat4Sql =
+    "CREATE TABLE IF NOT EXISTS stream_origin (seq INTEGER PRIMARY KEY, stream_seq INTEGER NOT "
+    "NULL); PRAGMA user_version=4;";
 
 base::Status ExpectWal(Db& db) {
   RELAIS_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode=WAL"));
@@ -154,6 +163,13 @@ base::Status MigrateToFormat3(Db& db, bool checksums) {
   return db.Exec("PRAGMA user_version=3;");
 }
 
+base::Status MigrateToFormat4(Db& db) {
+  RELAIS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  base::Status st = db.Exec((std::string(kFormat4Sql) + " COMMIT;").c_str());
+  if (!st) db.RollbackIfOpen();
+  return st;
+}
+
 }  // namespace
 
 base::Status EnsureSchema(Db& db, bool checksums) {
@@ -179,6 +195,11 @@ base::Status EnsureSchema(Db& db, bool checksums) {
     if (version && *version == 2) {
       RELAIS_RETURN_IF_ERROR(CheckApplicationId(db));
       RELAIS_RETURN_IF_ERROR(MigrateToFormat3(db, checksums));
+      *version = 3;
+    }
+    if (version && *version == 3) {
+      RELAIS_RETURN_IF_ERROR(CheckApplicationId(db));
+      RELAIS_RETURN_IF_ERROR(MigrateToFormat4(db));
     }
     return CheckFormat(db);
   }

@@ -14,7 +14,7 @@
 namespace relais::journal::internal {
 
 inline constexpr int64_t kApplicationId = 0x524c4a31;  // "RLJ1"
-inline constexpr int64_t kFormatVersion = 3;
+inline constexpr int64_t kFormatVersion = 4;
 
 // Every entry column, in the order ReadRow expects, for "SELECT <kEntryColumns> FROM entries e".
 // Column 14 is 1 when case_keys maps the row's case_no to its case_ref, column 15 is 1 when the

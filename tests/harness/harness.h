@@ -134,6 +134,8 @@ class BrokerProcess {
   // variables ("NAME=value", set through /usr/bin/env); empty = RelaisdBin() / inherited.
   void set_binary(std::string binary) { binary_ = std::move(binary); }
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
+  // Another journal file (a second relaisd of the same deployment); before Start().
+  void set_journal(std::filesystem::path journal) { journal_ = std::move(journal); }
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::filesystem::path journal() const { return journal_; }
   Process* process() { return process_.get(); }
