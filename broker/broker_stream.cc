@@ -1,5 +1,5 @@
 // The Broker's side of the stream ingester (JetStream mode with several instances,
-// docs/scale-out.md section 10): the other instances' events are admitted like publishes but
+// docs/scale-out.md section 12): the other instances' events are admitted like publishes but
 // never refused (another instance accepted them), journaled here with their stream seq and
 // delivered to the recipients connected here; their acknowledgements settle the deliveries here.
 #include "base/log.h"

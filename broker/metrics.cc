@@ -120,6 +120,18 @@ std::string BrokerMetrics::Render() const {
           stream_conflicts.load());
   Counter(out, "relais_stream_unreadable_total",
           "Stream records this instance could not decode (skipped).", stream_unreadable.load());
+  Counter(out, "relais_stream_audit_covered_seq",
+          "Highest event stream seq covered by the audit chain.", stream_audit_covered_seq.load(),
+          "gauge");
+  Counter(out, "relais_stream_audit_lag",
+          "Event stream messages not yet covered by the audit chain.", stream_audit_lag.load(),
+          "gauge");
+  Counter(out, "relais_stream_audit_written_total",
+          "Audit messages appended by this instance (the others were written by another one).",
+          stream_audit_written.load());
+  Counter(out, "relais_stream_audit_failed",
+          "1 once the audit writer stopped (audit_fork: the audit stream differs).",
+          stream_audit_failed.load(), "gauge");
   publish_to_ack.Render("relais_publish_ack_seconds",
                         "Time from receiving a publish to sending its ack.", out);
   return out;

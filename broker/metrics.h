@@ -61,6 +61,11 @@ struct BrokerMetrics {
   std::atomic<uint64_t> stream_acks_ingested{0};
   std::atomic<uint64_t> stream_conflicts{0};
   std::atomic<uint64_t> stream_unreadable{0};
+  // The audit chain over the stream (stream_audit.h).
+  std::atomic<uint64_t> stream_audit_covered_seq{0};
+  std::atomic<uint64_t> stream_audit_lag{0};
+  std::atomic<uint64_t> stream_audit_written{0};
+  std::atomic<uint64_t> stream_audit_failed{0};
   LatencyHistogram publish_to_ack;
 
   void CountFatal(const std::string& code);

@@ -18,6 +18,7 @@
 #include "broker/registry_store.h"
 #include "broker/relaisd_options.h"
 #include "broker/replicated_event_store.h"
+#include "broker/stream_audit.h"
 #include "broker/stream_forwarder.h"
 #include "broker/stream_ingester.h"
 #include "crypto/at_rest.h"
@@ -84,6 +85,8 @@ struct Replication {
   std::unique_ptr<broker::StreamForwarder> forwarder;
   std::unique_ptr<broker::ReplicatedEventStore> store;
   std::unique_ptr<broker::StreamIngester> ingester;
+  std::unique_ptr<broker::StreamLog> audit_log;  // <stream>_AUDIT (docs/scale-out.md section 11)
+  std::unique_ptr<broker::StreamAuditWriter> audit;
 };
 
 std::vector<std::string> SplitUrls(const std::string& list) {
@@ -142,6 +145,13 @@ base::Status StartReplication(const Config& c, broker::EventStore& local,
         r.ingester,
         broker::StreamIngester::Start(io, *r.log, *r.keys, std::move(ingest_secret), &metrics));
   }
+  jetstream::JetStreamOptions ao = jo;
+  ao.stream = jo.stream + "_AUDIT";
+  ao.subjects = {"relais-audit." + c.deployment};
+  RELAIS_ASSIGN_OR_RETURN(r.audit_log, jetstream::OpenJetStreamLog(ao));
+  RELAIS_ASSIGN_OR_RETURN(
+      r.audit, broker::StreamAuditWriter::Start({.subject = ao.subjects[0], .instance = c.instance},
+                                                *r.log, *r.audit_log, &metrics));
   base::LogInfo("stream_replication", {{"stream", jo.stream},
                                        {"replicas", jo.replicas},
                                        {"instance", c.instance},

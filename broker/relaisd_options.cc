@@ -68,7 +68,7 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
       "stream-ingest", po::value(&c.stream_ingest)->default_value(true),
       "JetStream mode: also read the other instances' events and acknowledgements from the "
       "stream, to serve their recipients here (several relaisd instances, docs/scale-out.md "
-      "section 10)");
+      "section 12)");
 #ifdef RELAIS_CRASH_POINTS
   if (test_hooks) {
     d.add_options()("test-fault-file", po::value(&c.test_fault_file),

@@ -1,5 +1,5 @@
 // StreamIngester: the reading half of relaisd's JetStream mode with several instances
-// (docs/scale-out.md section 10). Every instance forwards its own journal to the stream
+// (docs/scale-out.md section 12). Every instance forwards its own journal to the stream
 // (stream_forwarder.h) and reads the stream back, in stream order, for the other instances'
 // records:
 //   - an event: handed to the broker's I/O thread, which stores it in the local journal (marked

@@ -112,7 +112,9 @@ int Verify(int argc, char** argv) {
   spec.name = "audit verify";
   spec.usage =
       "relais audit verify JOURNAL [--registry REG --authority-pub AUTH.pub]\n"
-      "                           [--checkpoints FILE...] [--threads N]";
+      "                           [--checkpoints FILE...] [--threads N]\n"
+      "relais audit verify --stream-url URLS --stream-name STREAM [--audit-stream-name NAME]\n"
+      "                    [--require-complete]";
   spec.description =
       "Opens the journal read-only (safe while relaisd runs: it reads in short read\n"
       "transactions, up to the head seen at the start; or verify a copy, see docs/audit.md)\n"
@@ -136,12 +138,28 @@ int Verify(int argc, char** argv) {
       "witness error code; then a summary line \"verified N entries, M checkpoints: OK\" or\n"
       "\"... K problems\". Lines name seqs, kinds, agency and key ids, never stored content.\n"
       "Progress (rows/s, ETA) goes to stderr when it is a terminal. "
-      "Exit code 2 when any problem is found.";
+      "Exit code 2 when any problem is found.\n\n"
+      "With --stream-url (JetStream mode, docs/scale-out.md section 11) it checks instead the\n"
+      "audit chain of the event stream STREAM kept in the audit stream (default STREAM_AUDIT),\n"
+      "both read from seq 1 without creating anything: every audit message against the event\n"
+      "at its seq and every chain hash. One line per finding \"seq N: FINDING: reason\"\n"
+      "(bad_audit_record, bad_audit_message, wrong_event_seq, event_id_mismatch,\n"
+      "event_hash_mismatch, chain_mismatch) and per gap \"seqs A-B: KIND: ...\" (missing_audit,\n"
+      "audit_without_event, missing_event: problems; not_covered: the writer's lag, a problem\n"
+      "only with --require-complete).";
   std::string journal_path, registry_path, authority_pub;
   std::vector<std::string> checkpoint_files;
+  StreamVerifyArgs stream;
   size_t threads = std::max(1u, std::thread::hardware_concurrency());
-  spec.options.add_options()("journal", po::value(&journal_path)->required(),
+  spec.options.add_options()("journal", po::value(&journal_path),
                              "the journal file (relaisd --journal)")(
+      "stream-url", po::value(&stream.stream_url),
+      "JetStream mode: comma-separated NATS URLs (instead of JOURNAL)")(
+      "stream-name", po::value(&stream.stream_name), "the event stream (relaisd --stream-name)")(
+      "audit-stream-name", po::value(&stream.audit_stream_name),
+      "the audit stream (default: <stream-name>_AUDIT)")(
+      "require-complete", po::bool_switch(&stream.require_complete),
+      "events not yet covered by the audit chain are problems")(
       "registry", po::value(&registry_path), "the signed registry file")(
       "authority-pub", po::value(&authority_pub),
       "the registry authority's public key file (.pub), with --registry")(
@@ -152,6 +170,13 @@ int Verify(int argc, char** argv) {
   int exit_code = kExitOk;
   auto vm = ParseArgs(spec, argc, argv, exit_code);
   if (!vm) return exit_code;
+  if (!stream.stream_url.empty()) {
+    if (!journal_path.empty() || !registry_path.empty() || !checkpoint_files.empty()) {
+      return UsageError(spec.name, "--stream-url takes no journal, registry or checkpoints");
+    }
+    return AuditVerifyStream(stream);
+  }
+  if (journal_path.empty()) return UsageError(spec.name, "a JOURNAL or --stream-url is required");
   if (registry_path.empty() != authority_pub.empty()) {
     return UsageError(spec.name, "--registry and --authority-pub go together");
   }

@@ -229,7 +229,7 @@ class JetStreamLog final : public broker::StreamLog {
 };
 
 base::Status CheckOptions(const JetStreamOptions& o) {
-  if (o.urls.empty() || o.stream.empty() || o.subjects.empty() ||
+  if (o.urls.empty() || o.stream.empty() || (o.create && o.subjects.empty()) ||
       (o.replicas != 1 && o.replicas != 3) || o.duplicates.count() <= 0 ||
       o.deadline.count() <= 0 || o.request_timeout.count() <= 0) {
     return base::InvalidInput("bad_stream_config", "incomplete or out-of-range JetStream options");
@@ -261,6 +261,9 @@ base::Status EnsureStream(Conn& conn) {
       jsStreamInfo_Destroy(si);
       if (!ok) return base::InvalidInput("bad_stream_config", "stream allows delete or purge");
       return base::Ok();
+    }
+    if ((s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) && !o.create) {
+      return base::NotFound("stream_not_found", "no stream named " + o.stream);
     }
     if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
       jerr = {};

@@ -52,11 +52,14 @@ struct JetStreamOptions {
   std::chrono::milliseconds deadline{15'000};
   // One request/reply to the server (publish ack, ack confirmation, stream info).
   std::chrono::milliseconds request_timeout{2'000};
+  // false: an absent stream is kNotFound "stream_not_found" instead of being created, and
+  // `subjects` may be empty (readers such as `relais audit verify`).
+  bool create = true;
 };
 
 // Connects, creates or binds the stream. kRetryLater "stream_unavailable" when no server answers
 // before the deadline; kInvalidInput "bad_stream_config" for bad options or an existing stream
-// without DenyDelete/DenyPurge.
+// without DenyDelete/DenyPurge; kNotFound "stream_not_found" without `create`.
 base::Result<std::unique_ptr<broker::StreamLog>> OpenJetStreamLog(const JetStreamOptions& options);
 
 }  // namespace relais::jetstream

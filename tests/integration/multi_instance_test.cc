@@ -1,4 +1,4 @@
-// Several relaisd instances on one JetStream stream (docs/scale-out.md section 10), across
+// Several relaisd instances on one JetStream stream (docs/scale-out.md section 12), across
 // processes: a real nats-server, two real relaisd ("a" and "b") with their own journals and the
 // same stream, real keys and registry, SDK clients. An event published on one instance is
 // delivered to its recipient connected to the other; the recipient's acknowledgements reach the

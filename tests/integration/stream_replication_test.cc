@@ -4,7 +4,8 @@
 // are SIGKILLed mid-stream; every event acknowledged to the publisher ends up in the stream
 // exactly once and in the local journal's order; subjects and headers carry no case ref and no
 // body text; a withdrawal crypto-shreds the stream copies of its case (the case key is gone from
-// the KV bucket). Label scaleout.
+// the KV bucket); the audit chain over the stream that relaisd writes meanwhile verifies with
+// `relais audit verify --stream-url --require-complete`. Label scaleout.
 
 #include "broker/case_keys.h"
 #include "broker/jetstream/jetstream_case_keys.h"
@@ -224,6 +225,23 @@ TEST_F(StreamReplication, AckedEventsReachTheStreamExactlyOnceInOrderThroughLead
       records.size(), acked.size(), static_cast<long long>(unforwarded_at_kill),
       metric("relais_stream_forward_duplicates_total").c_str(),
       metric("relais_stream_forward_retries_total").c_str());
+
+  // The audit chain over the stream (docs/scale-out.md section 11), written by relaisd across
+  // the leader and relaisd kills, verifies completely with the CLI. Bounded wait: the writer
+  // trails the forwarder.
+  std::string urls;
+  for (const auto& u : cluster_->urls()) urls += (urls.empty() ? "" : ",") + u;
+  CommandResult verify;
+  for (int i = 0; i < 200; ++i) {
+    verify = RunCommand({RelaisBin(), "audit", "verify", "--stream-url", urls, "--stream-name",
+                         kStream, "--require-complete"});
+    if (verify.exit_code == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  const std::string n = std::to_string(journal_ids.size());
+  EXPECT_NE(verify.output.find("verified " + n + " of " + n + " events"), std::string::npos)
+      << verify.output;
 }
 
 TEST_F(StreamReplication, WithdrawalShredsTheStreamCopiesOfItsCase) {
