@@ -11,8 +11,7 @@ void AddAgencySessionOptions(po::options_description& options, AgencySessionFlag
       "registry", po::value(&flags.registry)->required(), "the signed registry file")(
       "authority-pub", po::value(&flags.authority_pub)->required(),
       "the registry authority's public key file (.pub)")(
-      "broker", po::value(&flags.brokers)->required()->composing(),
-      "broker endpoint, e.g. tcp://127.0.0.1:7411; repeat for fail-over, tried in order")(
+      "broker", po::value(&flags.brokers)->required()->composing(), sdk::kBrokerFlagHelp)(
       "broker-id", po::value(&flags.broker_id),
       "which registry agency of kind broker to trust, when the registry lists several");
 }

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/sdk/client.h"
 #include "base/clock.h"
 #include "crypto/identity.h"
 #include "tools/cli.h"
@@ -41,8 +42,7 @@ void AddOptions(CommandSpec& spec, DoctorFlags& f) {
       "registry", po::value(&f.registry), "the signed registry file")(
       "authority-pub", po::value(&f.authority_pub),
       "the registry authority's public key file (.pub)")(
-      "broker", po::value(&f.brokers)->composing(),
-      "broker endpoint to probe, e.g. tcp://127.0.0.1:7411 (repeatable: fail-over list)")(
+      "broker", po::value(&f.brokers)->composing(), sdk::kBrokerFlagHelp)(
       "broker-id", po::value(&f.broker_id),
       "which registry agency of kind broker to trust, when the registry lists several")(
       "journal", po::value(&f.journal), "relaisd's journal file: verify its chain and checkpoints")(

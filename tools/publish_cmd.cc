@@ -53,8 +53,7 @@ void AddBrokerConnectionOptions(CommandSpec& spec, BrokerConnectionArgs& args) {
       "registry", po::value(&args.registry)->required(), "the signed registry file")(
       "authority-pub", po::value(&args.authority_pub)->required(),
       "the registry authority's public key file (.pub)")(
-      "broker", po::value(&args.brokers)->required()->composing(),
-      "broker endpoint, e.g. tcp://relais.example.org:7411; repeat for fail-over, tried in order")(
+      "broker", po::value(&args.brokers)->required()->composing(), sdk::kBrokerFlagHelp)(
       "broker-id", po::value(&args.broker_id),
       "which registry agency of kind broker to trust, when the registry lists several (its CURVE "
       "key authenticates the broker)");

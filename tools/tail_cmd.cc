@@ -23,7 +23,7 @@ namespace relais::tools {
 namespace {
 
 constexpr int kExitRefused = 3;
-constexpr size_t kRememberedSeqs = 100000;
+constexpr size_t kRememberedEvents = 100000;
 
 int FailTail(std::string_view command, const base::Error& error) {
   if (!sdk::IsRefusal(error)) return Fail(command, error);
@@ -31,23 +31,25 @@ int FailTail(std::string_view command, const base::Error& error) {
   return kExitRefused;
 }
 
-// Seqs already printed, so that a redelivery (an ack lost in a reconnection) is acknowledged
-// again without being printed twice. Bounded: the oldest are forgotten first.
-class PrintedSeqs {
+// Event ids already printed, so that a redelivery (an ack lost or dropped in a reconnection or
+// fail-over) is acknowledged again without being printed twice. By event id, not seq: after a
+// fail-over to another relaisd instance the same event comes with another seq. Bounded: the
+// oldest are forgotten first.
+class PrintedEvents {
  public:
-  bool Contains(uint64_t seq) const { return set_.contains(seq); }
-  void Add(uint64_t seq) {
-    if (!set_.insert(seq).second) return;
-    order_.push_back(seq);
-    if (order_.size() > kRememberedSeqs) {
+  bool Contains(const base::Bytes& event_id) const { return set_.contains(event_id); }
+  void Add(const base::Bytes& event_id) {
+    if (!set_.insert(event_id).second) return;
+    order_.push_back(event_id);
+    if (order_.size() > kRememberedEvents) {
       set_.erase(order_.front());
       order_.pop_front();
     }
   }
 
  private:
-  std::set<uint64_t> set_;
-  std::deque<uint64_t> order_;
+  std::set<base::Bytes> set_;
+  std::deque<base::Bytes> order_;
 };
 
 std::string SecondsText(double seconds) {
@@ -64,7 +66,7 @@ int ReceiveLoop(sdk::Client& client, const schema::Registry& registry,
   auto idle_limit = std::chrono::milliseconds(std::llround(timeout_s * 1000));
   Clock::time_point last_event = Clock::now();
   uint64_t printed = 0;
-  PrintedSeqs seen;
+  PrintedEvents seen;
   while (count == 0 || printed < count) {
     auto next = client.Next(std::chrono::milliseconds(1000));
     if (!next) {
@@ -84,15 +86,15 @@ int ReceiveLoop(sdk::Client& client, const schema::Registry& registry,
     }
     sdk::Delivery& d = **next;
     last_event = Clock::now();
-    if (seen.Contains(d.seq)) {  // a redelivery of what we printed: its ack was lost
-      (void)client.Ack(d.seq);
-      continue;
-    }
     auto opened = sdk::VerifyAndOpen(d.envelope, registry, identity, d.received_at);
     if (!opened) {
       std::cerr << "relais tail: seq " << d.seq << " not printed: " << opened.error().ToString()
                 << "\n";
-      (void)client.Nack(d.seq, opened.error().code);
+      (void)client.Nack(d, opened.error().code);
+      continue;
+    }
+    if (seen.Contains(opened->header.event_id)) {  // a redelivery of what we printed
+      (void)client.Ack(d);
       continue;
     }
     std::cout << sdk::DeliveryToJsonLine(d.seq, d.received_at, d.attempt, opened->header,
@@ -102,9 +104,9 @@ int ReceiveLoop(sdk::Client& client, const schema::Registry& registry,
     if (!std::cout) {
       return Fail("tail", base::InvalidInput("cannot_write", "standard output is closed"));
     }
-    seen.Add(d.seq);
+    seen.Add(opened->header.event_id);
     ++printed;
-    if (auto st = client.Ack(d.seq); !st) {
+    if (auto st = client.Ack(d); !st) {
       std::cerr << "relais tail: seq " << d.seq << ": " << st.error().ToString() << "\n";
     }
   }
@@ -125,9 +127,10 @@ int RunTail(int argc, char** argv) {
       "Each delivery's signature is verified against the registry and its body opened with this\n"
       "agency's key before it is printed; it is acknowledged to the broker only once printed, so\n"
       "stopping at any point loses nothing (an event may then be printed again by the next run:\n"
-      "deduplicate by seq). A delivery that does not verify or open is not printed: it is\n"
-      "reported on stderr (without content) and nacked, and the broker dead-letters it after its\n"
-      "maximum attempts.\n\n"
+      "deduplicate by header.event_id, since seq is the number given by the relaisd instance that\n"
+      "delivered it and differs between instances). A delivery that does not verify or open is\n"
+      "not printed: it is reported on stderr (without content) and nacked, and the broker\n"
+      "dead-letters it after its maximum attempts.\n\n"
       "By default every event not yet acknowledged is delivered, oldest first. The output holds\n"
       "personal data: send it only where this agency's case files go.\n\n"
       "Exit code 3 (in addition to those below): the broker refused this agency (not a receiver,\n"
@@ -143,8 +146,7 @@ int RunTail(int argc, char** argv) {
       "registry", po::value(&registry_path)->required(), "the signed registry file")(
       "authority-pub", po::value(&authority_pub)->required(),
       "the registry authority's public key file (.pub)")(
-      "broker", po::value(&brokers)->required()->composing(),
-      "broker endpoint, e.g. tcp://relais.example.org:7411; repeat for fail-over, tried in order")(
+      "broker", po::value(&brokers)->required()->composing(), sdk::kBrokerFlagHelp)(
       "broker-id", po::value(&broker_id),
       "which registry agency of kind broker to trust, when the registry lists several")(
       "from-now", "only events journaled from now on")(

@@ -104,7 +104,7 @@ void Forwarder::OnDelivery(const sdk::Delivery& d) {
   auto opened = sdk::VerifyAndOpen(d.envelope, registry_, identity_, d.received_at);
   if (!opened) {
     base::LogWarn("delivery_rejected", {{"seq", d.seq}, {"code", opened.error().code}});
-    (void)client_->Nack(d.seq, opened.error().code);
+    (void)client_->Nack(d, opened.error().code);
     return;
   }
   const schema::Header& h = opened->header;
@@ -115,7 +115,7 @@ void Forwarder::OnDelivery(const sdk::Delivery& d) {
   if (h.kind == schema::EventKind::kAccepted) {
     auto found = store_->FindCaseByRef(h.case_ref);
     if (!found) {
-      (void)client_->Nack(d.seq, "local_store");
+      (void)client_->Nack(d, "local_store");
       return;
     }
     if (*found && (*found)->case_ref == h.case_ref && (*found)->state == ReferralState::kReferred) {
@@ -123,14 +123,14 @@ void Forwarder::OnDelivery(const sdk::Delivery& d) {
       c.state = ReferralState::kAccepted;
       c.acceptor = h.emitter;
       if (auto st = store_->UpdateCase(c); !st) {
-        (void)client_->Nack(d.seq, "local_store");
+        (void)client_->Nack(d, "local_store");
         return;
       }
       ++stats_.accepted_seen;
       base::LogInfo("referral_accepted", {{"case", h.case_ref}, {"by", h.emitter}});
     }
   }
-  (void)client_->Ack(d.seq);
+  (void)client_->Ack(d);
 }
 
 void Forwarder::ReadDeliveries(std::chrono::milliseconds wait) {

@@ -13,6 +13,7 @@
 #include "adapters/hospital/forwarder.h"
 #include "adapters/hospital/mllp_server.h"
 #include "adapters/hospital/store.h"
+#include "adapters/sdk/client.h"
 #include "adapters/sdk/envelope_builder.h"
 #include "base/log.h"
 #include "crypto/identity.h"
@@ -38,8 +39,7 @@ void AddAgencyOptions(po::options_description& o, AgencyFlags& f, bool need_brok
       "authority-pub", po::value(&f.authority_pub)->required(),
       "the registry authority's public key file (.pub)");
   if (need_broker) {
-    o.add_options()("broker", po::value(&f.brokers)->required()->composing(),
-                    "broker endpoint tcp://HOST:7411; repeat for fail-over")(
+    o.add_options()("broker", po::value(&f.brokers)->required()->composing(), sdk::kBrokerFlagHelp)(
         "broker-id", po::value(&f.broker_id), "registry agency of kind broker to trust");
   }
 }

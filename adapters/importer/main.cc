@@ -12,6 +12,7 @@
 #include "adapters/importer/import_run.h"
 #include "adapters/importer/watch.h"
 #include "adapters/prison/prison_rows.h"
+#include "adapters/sdk/client.h"
 #include "adapters/sdk/envelope_builder.h"
 #include "adapters/treve/treve_rows.h"
 #include "crypto/identity.h"
@@ -47,9 +48,8 @@ po::options_description Describe(Flags& f) {
                                          "this agency's key file (ID.key)")(
       "registry", po::value(&f.registry)->required(), "the signed registry file")(
       "authority-pub", po::value(&f.authority_pub)->required(), "the registry authority's .pub")(
-      "broker", po::value(&f.brokers)->required()->composing(),
-      "broker endpoint (repeat for fail-over)")("broker-id", po::value(&f.broker_id),
-                                                "which registry broker to trust, if several")(
+      "broker", po::value(&f.brokers)->required()->composing(), sdk::kBrokerFlagHelp)(
+      "broker-id", po::value(&f.broker_id), "which registry broker to trust, if several")(
       "store", po::value(&f.store)->required(),
       "the adapter's mapping file (SQLite; its key is STORE.key)")(
       "recipients", po::value(&f.recipients),

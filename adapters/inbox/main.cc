@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "adapters/inbox/cli_commands.h"
+#include "adapters/sdk/client.h"
 #include "crypto/secret.h"
 #include "schema/envelope.h"
 
@@ -56,8 +57,7 @@ int main(int argc, char** argv) {
                                                                 "this agency's key file (ID.key)")(
       "registry", po::value<std::string>(), "the signed registry file")(
       "authority-pub", po::value<std::string>(), "the registry authority's .pub file")(
-      "broker", po::value<std::vector<std::string>>()->composing(),
-      "broker endpoint tcp://HOST:7411 (repeatable, fail-over in order)")(
+      "broker", po::value<std::vector<std::string>>()->composing(), sdk::kBrokerFlagHelp)(
       "broker-id", po::value<std::string>(), "which broker agency of the registry to trust")(
       "contact-name", po::value(&o.agency.contact.name), "contact given in acceptances")(
       "contact-role", po::value(&o.agency.contact.role), "")(

@@ -39,7 +39,7 @@ base::Status Subscriber::Poll(std::chrono::milliseconds timeout) {
     if (auto st = Handle(**next); !st) {
       // A local failure (disk full, store busy): not acked, the broker redelivers it later.
       base::LogError("inbox_store_failed", {{"seq", (*next)->seq}, {"code", st.error().code}});
-      (void)client_->Nack((*next)->seq, st.error().code);
+      (void)client_->Nack(**next, st.error().code);
       if (st.error().kind == base::ErrorKind::kFailStop) return st;
     }
     if (std::chrono::steady_clock::now() >= end) break;
@@ -66,24 +66,24 @@ base::Status Subscriber::Handle(const sdk::Delivery& delivery) {
   if (!opened) {
     ++stats_.rejected;
     base::LogWarn("inbox_rejected", {{"seq", delivery.seq}, {"code", opened.error().code}});
-    (void)client_->Nack(delivery.seq, opened.error().code);
+    (void)client_->Nack(delivery, opened.error().code);
     return base::Ok();
   }
   const schema::Header& h = opened->header;
   if (h.kind == schema::EventKind::kPurgeRequest) {
     RELAIS_RETURN_IF_ERROR(HandlePurge(h));
     ++stats_.purged;
-    return client_->Ack(delivery.seq);
+    return client_->Ack(delivery);
   }
   // Nothing more is kept about a case the person asked to forget (the broker withholds it too).
   RELAIS_ASSIGN_OR_RETURN(auto purges, store_.Purges());
   for (const auto& p : purges) {
-    if (p.case_ref == h.case_ref) return client_->Ack(delivery.seq);
+    if (p.case_ref == h.case_ref) return client_->Ack(delivery);
   }
   StoredEvent event{delivery.seq, Direction::kIn, delivery.received_at, h, opened->body};
   RELAIS_ASSIGN_OR_RETURN(bool fresh, store_.PutEvent(event));
   // Acknowledge only once the local commit is durable.
-  RELAIS_RETURN_IF_ERROR(client_->Ack(delivery.seq));
+  RELAIS_RETURN_IF_ERROR(client_->Ack(delivery));
   if (fresh) {
     ++stats_.stored;
     base::LogInfo(

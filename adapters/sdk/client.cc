@@ -86,6 +86,7 @@ struct Client::Impl {
   zmq::context_t context{1};
   std::unique_ptr<internal::Connection> conn;
   size_t endpoint_index = 0;
+  uint64_t epoch = 0;  // the session deliveries are tagged with; +1 per socket or reconnection
   uint64_t monitor_counter = 0;
   base::SystemClock wall_clock;
   ClientStats stats;
@@ -94,6 +95,10 @@ struct Client::Impl {
   SteadyTime last_tx;
   std::optional<SteadyTime> awaiting_since;  // first send not yet followed by any frame
   bool heard_on_connection = false;
+  // Since when the connection has not been working (socket opened, TCP refused or reset,
+  // handshake failed) without a handshake succeeding since; nullopt while it works.
+  std::optional<SteadyTime> down_since;
+  bool connecting = false;  // inside Connect, which moves between endpoints itself
   int handshakes_on_connection = 0;
   std::optional<std::string> refusal;  // the last handshake refusal, until a handshake succeeds
 
@@ -123,10 +128,12 @@ struct Client::Impl {
     RELAIS_ASSIGN_OR_RETURN(auto fresh, internal::Connection::Open(context, co));
     conn = std::move(fresh);  // the old socket's queued frames are abandoned (linger 0)
     endpoint_index = index;
+    ++epoch;
     heard_on_connection = false;
     handshakes_on_connection = 0;
     awaiting_since.reset();
     last_tx = SteadyClock::now();
+    down_since = last_tx;
     return base::Ok();
   }
 
@@ -174,10 +181,11 @@ struct Client::Impl {
     SendHeartbeat();
   }
 
-  // The broker has been silent too long: a new socket to the next endpoint.
+  // The broker has been silent, or unreachable, too long: a new socket to the next endpoint.
   void Reconnect(SteadyTime now) {
     ++stats.reconnects;
     size_t next = (endpoint_index + 1) % options.endpoints.size();
+    if (next != endpoint_index) ++stats.failovers;
     if (!OpenConnection(next)) {
       // Endpoints were checked at Connect, so this is a resource failure: stay on the old
       // endpoint and try again after another silence period.
@@ -254,6 +262,7 @@ struct Client::Impl {
     ++stats.frames_received;
     heard_on_connection = true;
     awaiting_since.reset();
+    down_since.reset();  // a frame proves the connection works
     auto frame = schema::DecodeFrame(bytes, limits);
     if (!frame) {
       ++stats.malformed_frames;
@@ -262,7 +271,8 @@ struct Client::Impl {
     if (auto* ack = std::get_if<schema::PublishAck>(&*frame)) {
       HandleAck(*ack, now);
     } else if (auto* d = std::get_if<schema::Deliver>(&*frame)) {
-      deliveries.push_back(Delivery{d->seq, d->received_at, d->attempt, std::move(d->envelope)});
+      deliveries.push_back(
+          Delivery{d->seq, d->received_at, d->attempt, std::move(d->envelope), epoch});
     } else if (auto* e = std::get_if<schema::ErrorFrame>(&*frame)) {
       QueueError(ErrorFromFrame(*e));
     } else if (auto* r = std::get_if<schema::AdminReply>(&*frame)) {
@@ -275,16 +285,24 @@ struct Client::Impl {
     switch (ev.event) {
       case internal::ConnectionEvent::kHandshakeSucceeded:
         refusal.reset();
-        if (++handshakes_on_connection > 1) Resync(now);
+        down_since.reset();
+        if (++handshakes_on_connection > 1) {
+          // A new TCP connection may reach another broker instance: a new session.
+          ++epoch;
+          Resync(now);
+        }
         break;
       case internal::ConnectionEvent::kHandshakeRefused:
         if (!refusal) {
           refusal = RefusedText(Endpoint(), ev.value, options.identity->pub.agency_id);
           QueueError(base::NotAuthorised("handshake_refused", *refusal));
         }
+        if (!down_since) down_since = now;
         break;
       case internal::ConnectionEvent::kHandshakeFailed:
       case internal::ConnectionEvent::kDisconnected:
+      case internal::ConnectionEvent::kConnectRetried:
+        if (!down_since) down_since = now;
         break;
     }
   }
@@ -313,8 +331,15 @@ struct Client::Impl {
     for (const std::string& key : expired) Complete(key, TimeoutError(pending.at(key)));
   }
 
+  // With several endpoints, a connection that has not worked for failover_timeout is left.
+  bool DownTooLong(SteadyTime now) const {
+    return options.endpoints.size() > 1 && down_since &&
+           now - *down_since >= options.failover_timeout;
+  }
+
   void RunTimers(SteadyTime now) {
-    if (awaiting_since && now - *awaiting_since >= options.silence_timeout) {
+    bool silent = awaiting_since && now - *awaiting_since >= options.silence_timeout;
+    if (!connecting && (silent || DownTooLong(now))) {
       Reconnect(now);
     } else if (now - last_tx >= options.silence_timeout - options.heartbeat_interval) {
       // We said nothing for so long (the application was busy) that the broker may have
@@ -335,6 +360,9 @@ struct Client::Impl {
   SteadyTime NextWake() const {
     SteadyTime wake = std::min(next_timer, last_tx + options.heartbeat_interval);
     if (awaiting_since) wake = std::min(wake, *awaiting_since + options.silence_timeout);
+    if (options.endpoints.size() > 1 && down_since) {
+      wake = std::min(wake, *down_since + options.failover_timeout);
+    }
     return wake;
   }
 
@@ -391,6 +419,33 @@ struct Client::Impl {
   }
 };
 
+base::Result<std::vector<std::string>> ParseEndpoints(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& value : values) {
+    size_t begin = 0;
+    while (begin <= value.size()) {
+      size_t end = std::min(value.find(',', begin), value.size());
+      std::string item = value.substr(begin, end - begin);
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (item.empty()) {
+        return base::InvalidInput("bad_endpoint",
+                                  "empty broker endpoint in \"" + value +
+                                      "\": give tcp://HOST:PORT items separated by commas");
+      }
+      size_t scheme = item.find("://");
+      if (scheme == std::string::npos || scheme == 0 || scheme + 3 == item.size()) {
+        return base::InvalidInput(
+            "bad_endpoint", "broker endpoint \"" + item + "\" is not of the form tcp://HOST:PORT");
+      }
+      if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(std::move(item));
+      begin = end + 1;
+    }
+  }
+  if (out.empty()) return base::InvalidInput("bad_endpoint", "no broker endpoint given");
+  return out;
+}
+
 bool IsRefusal(const base::Error& error) {
   static const char* const kLocal[] = {
       "no_answer",    "publish_timeout", "window_full", "already_in_flight", "send_failed",
@@ -420,17 +475,26 @@ base::Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   if (options.heartbeat_interval >= options.silence_timeout) {
     return base::InvalidInput("bad_options", "heartbeat_interval must be below silence_timeout");
   }
+  if (options.failover_timeout <= milliseconds(0)) {
+    return base::InvalidInput("bad_options", "failover_timeout must be above 0");
+  }
+  RELAIS_ASSIGN_OR_RETURN(options.endpoints, ParseEndpoints(options.endpoints));
   auto impl = std::make_unique<Impl>(std::move(options));
   std::string failures;
   bool all_refused = true;
+  impl->connecting = true;
   for (size_t i = 0; i < impl->options.endpoints.size(); ++i) {
     RELAIS_RETURN_IF_ERROR(impl->OpenConnection(i));
     impl->refusal.reset();
     impl->SendHeartbeat();
     Impl* raw = impl.get();
-    impl->Pump(SteadyClock::now() + impl->options.connect_timeout,
-               [raw] { return raw->heard_on_connection || raw->refusal.has_value(); });
+    SteadyTime start = SteadyClock::now();
+    impl->Pump(start + impl->options.connect_timeout, [raw] {
+      return raw->heard_on_connection || raw->refusal.has_value() ||
+             raw->DownTooLong(SteadyClock::now());
+    });
     if (impl->heard_on_connection) {
+      impl->connecting = false;
       impl->errors.clear();  // refusals by endpoints tried before
       return std::unique_ptr<Client>(new Client(std::move(impl)));
     }
@@ -439,7 +503,10 @@ base::Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
       failures += *impl->refusal;
     } else {
       all_refused = false;
-      failures += NoAnswerText(impl->Endpoint(), impl->options.connect_timeout);
+      failures += NoAnswerText(
+          impl->Endpoint(),
+          std::min(impl->options.connect_timeout,
+                   std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start)));
     }
   }
   if (all_refused) return base::NotAuthorised("handshake_refused", failures);
@@ -555,15 +622,23 @@ base::Result<std::optional<Delivery>> Client::Next(std::chrono::milliseconds tim
   return std::optional<Delivery>(std::move(d));
 }
 
-base::Status Client::Ack(uint64_t seq) {
-  if (!impl_->SendFrame(schema::Ack{seq}, false)) {
+base::Status Client::Ack(const Delivery& delivery) {
+  if (delivery.epoch != impl_->epoch) {
+    ++impl_->stats.stale_acks_dropped;
+    return base::Ok();
+  }
+  if (!impl_->SendFrame(schema::Ack{delivery.seq}, false)) {
     return base::RetryLater("send_failed", "the ack could not be queued; try again");
   }
   return base::Ok();
 }
 
-base::Status Client::Nack(uint64_t seq, std::string_view reason) {
-  if (!impl_->SendFrame(schema::Nack{seq, std::string(reason)}, false)) {
+base::Status Client::Nack(const Delivery& delivery, std::string_view reason) {
+  if (delivery.epoch != impl_->epoch) {
+    ++impl_->stats.stale_acks_dropped;
+    return base::Ok();
+  }
+  if (!impl_->SendFrame(schema::Nack{delivery.seq, std::string(reason)}, false)) {
     return base::RetryLater("send_failed", "the nack could not be queued; try again");
   }
   return base::Ok();
@@ -595,6 +670,8 @@ base::Result<schema::AdminReply> Client::Admin(schema::AdminRequest request, Dea
 }
 
 const std::string& Client::endpoint() const { return impl_->Endpoint(); }
+
+uint64_t Client::epoch() const { return impl_->epoch; }
 
 const ClientStats& Client::stats() const { return impl_->stats; }
 

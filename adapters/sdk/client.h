@@ -15,16 +15,27 @@
 //     without an answer, and after every reconnection, until it is acknowledged or its deadline
 //     passes. A `fatal` ack is returned at once, never retried.
 //   - When nothing has been sent for heartbeat_interval, a heartbeat is sent; the broker answers.
-//     When the broker has been silent for silence_timeout since a frame it answers (publish,
-//     heartbeat, admin request) was sent, the DEALER socket is destroyed and a new one connects to
-//     the next endpoint (fail-over in order, cycling), the last subscription is re-sent with resume
-//     = storedCursor, and every publish awaiting an ack is re-sent. The same re-sending happens
-//     when ZeroMQ re-establishes a broken connection on its own (a broker restart), since the
-//     broker has then forgotten the session.
+//   - Fail-over (several endpoints, round robin): the client moves to the NEXT endpoint, on a new
+//     socket, when the current one
+//       * has no working connection for failover_timeout (TCP refused or reset, broker killed,
+//         handshake failing), or
+//       * is connected but silent for silence_timeout since a frame it answers (publish,
+//         heartbeat, admin request) was sent (a hung broker or a black-holed network).
+//     With one endpoint only the silence rule applies (a new socket to the same endpoint);
+//     ZeroMQ reconnects a refused endpoint on its own.
+//     After the move the last subscription is re-sent with resume = storedCursor and every
+//     publish awaiting an ack is re-sent. The same re-sending happens when ZeroMQ re-establishes
+//     a broken connection on its own (a broker restart), since the broker has then forgotten the
+//     session.
 //   - The broker drops a session it has not heard from for 15 s. When the application made no
 //     call for silence_timeout - heartbeat_interval, the next call subscribes again first.
-//   - Deliveries already handed out by Next() but not acknowledged are redelivered by the broker
-//     after a reconnection; receivers deduplicate by seq (or event id), as the protocol requires.
+//   - Connection epochs: Deliver.seq and PublishAck.seq are numbers of ONE relaisd instance
+//     (several instances sharing a JetStream stream give one event different seqs). Every new
+//     session (new socket, or ZeroMQ reconnection) starts a new epoch; Next() tags each delivery
+//     with the epoch it came on, and Ack/Nack of a delivery from an earlier epoch are dropped
+//     (counted in ClientStats::stale_acks_dropped), never sent with a seq the new broker may give
+//     to another event. The broker redelivers those events: receivers MUST deduplicate by event
+//     id (not by seq).
 //
 // Errors: every waiting call takes a deadline or timeout. Codes:
 //   kRetryLater "no_answer"          nothing came from the broker in time (at Connect: "is it
@@ -68,7 +79,9 @@ inline Deadline DeadlineAfter(std::chrono::milliseconds d) {
 }
 
 struct ClientOptions {
-  // Broker endpoints ("tcp://host:7411"), tried in order at Connect and on each reconnection.
+  // Broker endpoints ("tcp://host:7411"), tried in order at Connect, then round robin on each
+  // fail-over. An item may hold several endpoints separated by commas ("tcp://a:7411,tcp://b:7411",
+  // as given to --broker); see ParseEndpoints.
   std::vector<std::string> endpoints;
   base::Bytes broker_curve_public;  // 32 bytes: the registry's broker agency curveKey
   // The agency's identity (its CURVE key pair authenticates the connection). Not owned; must
@@ -77,7 +90,11 @@ struct ClientOptions {
 
   std::chrono::milliseconds connect_timeout{5000};  // per endpoint, for the first answer
   std::chrono::milliseconds heartbeat_interval{5000};
-  std::chrono::milliseconds silence_timeout{15000};
+  std::chrono::milliseconds silence_timeout{15000};  // connected but silent: fail over
+  // No working connection (refused, reset, handshake failing) for this long: fail over to the
+  // next endpoint (only with several endpoints; also how long Connect waits for an endpoint that
+  // refuses connections before trying the next one).
+  std::chrono::milliseconds failover_timeout{2000};
   std::chrono::milliseconds ack_timeout{10000};  // re-send a publish not answered by then
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{10000};
@@ -87,7 +104,7 @@ struct ClientOptions {
 };
 
 struct PublishOutcome {
-  uint64_t seq = 0;        // the event's journal sequence number
+  uint64_t seq = 0;        // the event's journal sequence number on the instance that acked it
   bool duplicate = false;  // the event id was already journaled; seq is the original one
 };
 
@@ -98,10 +115,11 @@ struct PublishResult {
 };
 
 struct Delivery {
-  uint64_t seq = 0;
+  uint64_t seq = 0;  // the seq of the relaisd instance that delivered it (not a global id)
   base::TimeMs received_at = 0;  // when the broker journaled it
   uint32_t attempt = 1;
   schema::Envelope envelope;
+  uint64_t epoch = 0;  // the client's session it came on; Ack/Nack of an older one are dropped
 };
 
 struct ClientStats {
@@ -112,8 +130,22 @@ struct ClientStats {
   uint64_t resyncs = 0;     // session re-established (new socket or ZeroMQ reconnection)
   uint64_t heartbeats_sent = 0;
   uint64_t frames_received = 0;
-  uint64_t malformed_frames = 0;  // undecodable frames from the broker (dropped)
+  uint64_t malformed_frames = 0;    // undecodable frames from the broker (dropped)
+  uint64_t failovers = 0;           // moves to the next endpoint (a subset of reconnects)
+  uint64_t stale_acks_dropped = 0;  // Ack/Nack of a delivery from an earlier session, not sent
 };
+
+// Splits broker endpoint arguments into a list: each value may hold several endpoints separated
+// by commas (spaces around them ignored), values may repeat; duplicates are dropped keeping the
+// first. Error kInvalidInput "bad_endpoint" for an empty list, an empty item or an item without
+// "scheme://" (e.g. "tcp://host:7411").
+base::Result<std::vector<std::string>> ParseEndpoints(const std::vector<std::string>& values);
+
+// The help text of every --broker option (relais CLI commands and adapters), so they all say the
+// same thing.
+inline constexpr char kBrokerFlagHelp[] =
+    "broker endpoint tcp://HOST:7411; several for fail-over: repeat --broker or separate them "
+    "with commas (tried in order, then round robin)";
 
 // True when `error` (from Connect, Publish, PublishMany, PollAcks or Next) is a refusal by the
 // broker — a fatal PublishAck, an error frame such as not_a_receiver, or a refused CURVE
@@ -124,7 +156,8 @@ bool IsRefusal(const base::Error& error);
 class Client {
  public:
   // Connects to the first endpoint that answers a heartbeat within connect_timeout, trying them
-  // in order. Errors: kInvalidInput "bad_endpoint" / "bad_key" (options unusable);
+  // in order (with several endpoints, one that refuses connections for failover_timeout is left
+  // for the next one). Errors: kInvalidInput "bad_endpoint" / "bad_key" (options unusable);
   // kNotAuthorised "handshake_refused" when every endpoint refused the CURVE key; kRetryLater
   // "no_answer" otherwise, naming each endpoint.
   static base::Result<std::unique_ptr<Client>> Connect(ClientOptions options);
@@ -155,14 +188,19 @@ class Client {
   base::Result<std::optional<Delivery>> Next(std::chrono::milliseconds timeout);
 
   // Tells the broker the delivery is durably stored (Ack) or should be redelivered later (Nack).
-  base::Status Ack(uint64_t seq);
-  base::Status Nack(uint64_t seq, std::string_view reason);
+  // A delivery received on an earlier session (before a reconnection or fail-over) is not
+  // acknowledged: the call returns Ok, counts stats().stale_acks_dropped and sends nothing, and
+  // the broker redelivers the event (deduplicate by event id).
+  base::Status Ack(const Delivery& delivery);
+  base::Status Nack(const Delivery& delivery, std::string_view reason);
 
   // Operator request (the broker's own identity only). request_id 0 gets a fresh id.
   base::Result<schema::AdminReply> Admin(schema::AdminRequest request, Deadline deadline);
 
-  // The endpoint of the current connection.
+  // The endpoint of the current connection, and the current session's epoch (it grows with
+  // every new session).
   const std::string& endpoint() const;
+  uint64_t epoch() const;
   const ClientStats& stats() const;
 
   struct Impl;

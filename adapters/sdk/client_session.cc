@@ -9,7 +9,8 @@ namespace {
 
 constexpr int kMonitoredEvents = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED;
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED |
+                                 ZMQ_EVENT_CONNECT_RETRIED;
 
 }  // namespace
 
@@ -136,6 +137,9 @@ std::vector<MonitorEvent> Connection::TakeEvents() {
           break;
         case ZMQ_EVENT_DISCONNECTED:
           events.push_back({ConnectionEvent::kDisconnected, value});
+          break;
+        case ZMQ_EVENT_CONNECT_RETRIED:
+          events.push_back({ConnectionEvent::kConnectRetried, value});
           break;
         default:
           break;

@@ -35,6 +35,7 @@ enum class ConnectionEvent {
   kHandshakeRefused,  // ZAP refused our key (value: the ZAP status code, e.g. 400)
   kHandshakeFailed,   // protocol error or other failure (e.g. wrong broker key)
   kDisconnected,
+  kConnectRetried,  // a TCP connect failed (refused, unreachable); ZeroMQ retries later
 };
 
 struct MonitorEvent {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <thread>
@@ -301,7 +302,7 @@ TEST_F(ClientTest, DeliveriesStayWithinCreditAndFlowAsTheyAreAcked) {
   std::vector<uint64_t> seqs;
   for (const auto& d : held) {
     seqs.push_back(d.seq);
-    ASSERT_TRUE(client->Ack(d.seq));
+    ASSERT_TRUE(client->Ack(d));
   }
   while (seqs.size() < 10) {
     auto d = client->Next(milliseconds(2000));
@@ -309,7 +310,7 @@ TEST_F(ClientTest, DeliveriesStayWithinCreditAndFlowAsTheyAreAcked) {
     ASSERT_TRUE(d->has_value());
     EXPECT_EQ((*d)->attempt, 1u);
     seqs.push_back((*d)->seq);
-    ASSERT_TRUE(client->Ack((*d)->seq));
+    ASSERT_TRUE(client->Ack(**d));
   }
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], 100 + i);
   EXPECT_TRUE(
@@ -323,7 +324,7 @@ TEST_F(ClientTest, NackedDeliveryComesBackWithTheNextAttempt) {
   ASSERT_TRUE(client->Subscribe(schema::Subscribe{schema::Subscribe::Resume::kStoredCursor, 0, 1}));
   auto first = client->Next(milliseconds(2000));
   ASSERT_TRUE(first && first->has_value());
-  ASSERT_TRUE(client->Nack((*first)->seq, "disk busy"));
+  ASSERT_TRUE(client->Nack(**first, "disk busy"));
   auto again = client->Next(milliseconds(2000));
   ASSERT_TRUE(again && again->has_value());
   EXPECT_EQ((*again)->seq, 1u);
@@ -489,6 +490,161 @@ TEST_F(ClientTest, BrokerRestartOnTheSameEndpointGetsTheSubscriptionAgain) {
     }
   }
   EXPECT_TRUE(stored_cursor);
+}
+
+// Two brokers (two relaisd instances): the first goes silent after a delivery and a publish; the
+// client moves to the second, publishes the same envelope there, subscribes again, and never
+// sends the second broker the ack of a delivery received from the first.
+TEST_F(ClientTest, SilentFirstBrokerFailsOverToTheSecondWithoutCarryingItsAcks) {
+  auto silent = std::make_shared<std::atomic<bool>>(false);
+  broker_->SetIgnorePolicy([silent](int, const schema::Frame&) { return silent->load(); });
+  broker_->SetPublishPolicy(
+      [silent](const base::Bytes&, int, int) -> std::optional<schema::PublishAck> {
+        silent->store(true);  // the publish is swallowed, and nothing is answered from now on
+        return std::nullopt;
+      });
+  broker_->QueueDeliveries(Deliveries(7, 1));
+  FakeBroker second(*broker_id_, {agency_.get()});
+  second.SetPublishPolicy(AlwaysOk(900));
+  second.QueueDeliveries(Deliveries(7, 1));  // seq 7 is ANOTHER event on the second instance
+  ClientOptions o = Options({broker_->endpoint(), second.endpoint()});
+  o.failover_timeout = milliseconds(60000);  // only the silence rule can move the client
+  auto client = MustConnect(o);
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->Subscribe(schema::Subscribe{schema::Subscribe::Resume::kStoredCursor, 0, 4}));
+  auto first = client->Next(milliseconds(2000));
+  ASSERT_TRUE(first && first->has_value());
+  Delivery old = std::move(**first);
+  uint64_t first_epoch = client->epoch();
+  EXPECT_EQ(old.epoch, first_epoch);
+
+  schema::Envelope env = MakeEnvelope();
+  auto out = client->Publish(env, DeadlineAfter(milliseconds(5000)));
+  ASSERT_TRUE(out) << out.error().ToString();
+  EXPECT_EQ(out->seq, 900u);
+  EXPECT_EQ(client->endpoint(), second.endpoint());
+  EXPECT_EQ(client->stats().failovers, 1u);
+  EXPECT_GT(client->epoch(), first_epoch);
+  EXPECT_EQ(broker_->PublishedEventIds(), std::vector<base::Bytes>{EventIdOf(env)});
+  EXPECT_EQ(second.PublishedEventIds(), std::vector<base::Bytes>{EventIdOf(env)});
+
+  // The application acknowledges the delivery from the first broker only now: dropped.
+  ASSERT_TRUE(client->Ack(old));
+  ASSERT_TRUE(client->Nack(old, "late"));
+  EXPECT_EQ(client->stats().stale_acks_dropped, 2u);
+  auto fresh = client->Next(milliseconds(2000));
+  ASSERT_TRUE(fresh && fresh->has_value());
+  EXPECT_EQ((*fresh)->seq, 7u);
+  EXPECT_EQ((*fresh)->epoch, client->epoch());
+  ASSERT_TRUE(client->Ack(**fresh));
+  ASSERT_TRUE(FakeBroker::WaitUntil([&] { return second.Acked() == std::set<uint64_t>{7}; },
+                                    milliseconds(2000)));
+  int acks = 0, nacks = 0;
+  bool stored_cursor = false;
+  for (const auto& r : second.received()) {
+    acks += std::holds_alternative<schema::Ack>(r.frame);
+    nacks += std::holds_alternative<schema::Nack>(r.frame);
+    if (auto* s = std::get_if<schema::Subscribe>(&r.frame)) {
+      stored_cursor |= s->resume == schema::Subscribe::Resume::kStoredCursor && s->credit == 4;
+    }
+  }
+  EXPECT_EQ(acks, 1) << "only the ack of the second broker's own delivery";
+  EXPECT_EQ(nacks, 0);
+  EXPECT_TRUE(stored_cursor);
+}
+
+// A broker that is gone (connection refused) is left after failover_timeout, well before the
+// silence timeout, and the unacknowledged publish goes to the next endpoint.
+TEST_F(ClientTest, StoppedBrokerIsLeftAfterTheFailoverTimeoutWithItsUnackedPublish) {
+  broker_->SetPublishPolicy([](const base::Bytes&, int, int) { return std::nullopt; });
+  FakeBroker second(*broker_id_, {agency_.get()});
+  second.SetPublishPolicy(AlwaysOk(5));
+  ClientOptions o = Options({broker_->endpoint(), second.endpoint()});
+  o.heartbeat_interval = milliseconds(1000);
+  o.silence_timeout = milliseconds(60000);  // only the failover rule can move the client
+  o.failover_timeout = milliseconds(300);
+  auto client = MustConnect(o);
+  ASSERT_NE(client, nullptr);
+  schema::Envelope env = MakeEnvelope();
+  ASSERT_TRUE(client->SubmitPublish(env, DeadlineAfter(milliseconds(20000))));
+  ASSERT_TRUE(FakeBroker::WaitUntil([&] { return broker_->PublishedEventIds().size() == 1; },
+                                    milliseconds(2000)));
+  (void)client->PollAcks(milliseconds(50));
+  broker_.reset();  // the first relaisd dies: its port refuses connections
+  std::vector<PublishResult> results;
+  for (int i = 0; i < 100 && results.empty(); ++i) results = client->PollAcks(milliseconds(100));
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results[0].outcome) << results[0].outcome.error().ToString();
+  EXPECT_EQ(results[0].outcome->seq, 5u);
+  EXPECT_EQ(results[0].event_id, EventIdOf(env));
+  EXPECT_EQ(client->endpoint(), second.endpoint());
+  EXPECT_EQ(client->stats().failovers, 1u);
+}
+
+// Connect with a first endpoint that refuses connections moves on after failover_timeout rather
+// than connect_timeout, and later fail-overs go round robin.
+TEST_F(ClientTest, ConnectSkipsARefusingEndpointAfterTheFailoverTimeout) {
+  std::string dead;
+  {
+    FakeBroker gone(*broker_id_, {});
+    dead = gone.endpoint();
+  }
+  ClientOptions o = Options({dead, broker_->endpoint()});
+  o.connect_timeout = milliseconds(30000);
+  o.failover_timeout = milliseconds(200);
+  auto start = std::chrono::steady_clock::now();
+  auto client = MustConnect(o);
+  ASSERT_NE(client, nullptr);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(10000));
+  EXPECT_EQ(client->endpoint(), broker_->endpoint());
+}
+
+TEST_F(ClientTest, EndpointsMayBeGivenSeparatedByCommas) {
+  auto list = ParseEndpoints({"tcp://a:1, tcp://b:2", "tcp://c:3", "tcp://a:1"});
+  ASSERT_TRUE(list) << list.error().ToString();
+  EXPECT_EQ(*list, (std::vector<std::string>{"tcp://a:1", "tcp://b:2", "tcp://c:3"}));
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {}, {""}, {"tcp://a:1,"}, {"tcp://a:1,,tcp://b:2"}, {"a:1"}, {"tcp://"}}) {
+    auto r = ParseEndpoints(bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "bad_endpoint");
+  }
+  // Connect takes the same form.
+  ClientOptions o = Options({broker_->endpoint() + "," + broker_->endpoint()});
+  auto client = MustConnect(o);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->endpoint(), broker_->endpoint());
+  auto bad = Client::Connect(Options({"tcp://127.0.0.1:1,nonsense"}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "bad_endpoint");
+}
+
+// Even on the same endpoint, a new connection (a restarted broker, maybe another instance behind
+// the same address) starts a new epoch: an ack of a delivery from before is not sent.
+TEST_F(ClientTest, AckOfADeliveryFromBeforeAReconnectionIsDropped) {
+  broker_->QueueDeliveries(Deliveries(1, 1));
+  auto client = MustConnect(Options());
+  ASSERT_TRUE(client->Subscribe(schema::Subscribe{schema::Subscribe::Resume::kFromNow, 0, 4}));
+  auto d = client->Next(milliseconds(2000));
+  ASSERT_TRUE(d && d->has_value());
+  Delivery old = std::move(**d);
+  int port = broker_->port();
+  broker_.reset();
+  broker_ = std::make_unique<FakeBroker>(
+      *broker_id_, std::vector<const crypto::AgencyIdentity*>{agency_.get()}, port);
+  broker_->QueueDeliveries(Deliveries(1, 1));
+  auto again = client->Next(milliseconds(3000));
+  ASSERT_TRUE(again && again->has_value());
+  EXPECT_NE((*again)->epoch, old.epoch);
+  ASSERT_TRUE(client->Ack(old));
+  EXPECT_EQ(client->stats().stale_acks_dropped, 1u);
+  ASSERT_TRUE(client->Ack(**again));
+  ASSERT_TRUE(FakeBroker::WaitUntil([&] { return broker_->Acked() == std::set<uint64_t>{1}; },
+                                    milliseconds(2000)));
+  int acks = 0;
+  for (const auto& r : broker_->received()) acks += std::holds_alternative<schema::Ack>(r.frame);
+  EXPECT_EQ(acks, 1);
+  EXPECT_EQ(client->stats().stale_acks_dropped, 1u);
 }
 
 }  // namespace

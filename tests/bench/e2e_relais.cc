@@ -158,7 +158,7 @@ void Subscriber(Shared& sh, size_t k, std::latch& ready) {
     if (!d->has_value()) continue;
     const auto it = sh.by_signature.find(Key((*d)->envelope.signature));
     if (it != sh.by_signature.end()) sh.recorder->Delivered(k, it->second);
-    (void)client->Ack((*d)->seq);
+    (void)client->Ack(**d);
   }
 }
 

@@ -94,7 +94,7 @@ void Traffic(const Deployment& deployment, const std::string& endpoint, int even
     while (got < events && std::chrono::steady_clock::now() < end) {
       auto d = sub->Next(50ms);
       if (!d || !*d) continue;
-      ASSERT_TRUE(sub->Ack((*d)->seq));
+      ASSERT_TRUE(sub->Ack(**d));
       ++got;
     }
     EXPECT_GE(got, events) << "deliveries missing before the journal was damaged";

@@ -153,7 +153,7 @@ void RunSubscriber(const AgencyFiles& files, const std::string& agency,
       continue;
     }
     if (!*d) continue;
-    (void)client.Ack((*d)->seq);  // may be lost in a crash: the event is then redelivered
+    (void)client.Ack(**d);  // may be lost in a crash: the event is then redelivered
     std::lock_guard lock(mu);
     on_seq((*d)->seq);
   }

@@ -277,13 +277,18 @@ void BrokerProcess::Start() {
                                     "127.0.0.1:" + std::to_string(metrics_port_)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
-  fs::path log = deployment_.dir() / ("relaisd." + std::to_string(++starts_) + ".log");
+  fs::path log = deployment_.dir() / (name_ + "." + std::to_string(++starts_) + ".log");
   auto p = Process::Start(argv, log);
   if (!p) throw std::runtime_error("cannot start relaisd");
   process_ = std::move(p).value();
   if (!process_->WaitForLog("relaisd_ready", std::chrono::seconds(20))) {
     throw std::runtime_error("relaisd did not become ready: " + process_->Log());
   }
+}
+
+void BrokerProcess::set_name(const std::string& name) {
+  name_ = name;
+  journal_ = deployment_.dir() / (name + ".db");
 }
 
 void BrokerProcess::Stop() {

@@ -134,8 +134,9 @@ class BrokerProcess {
   // variables ("NAME=value", set through /usr/bin/env); empty = RelaisdBin() / inherited.
   void set_binary(std::string binary) { binary_ = std::move(binary); }
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
-  // Another journal file (a second relaisd of the same deployment); before Start().
-  void set_journal(std::filesystem::path journal) { journal_ = std::move(journal); }
+  // For several relaisd on one Deployment: this one's journal is NAME.db and its logs NAME.N.log
+  // (instead of journal.db and relaisd.N.log). Call before the first Start().
+  void set_name(const std::string& name);
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::filesystem::path journal() const { return journal_; }
   Process* process() { return process_.get(); }
@@ -146,6 +147,7 @@ class BrokerProcess {
   std::vector<std::string> extra_flags_;
   std::string binary_;
   std::vector<std::string> env_;
+  std::string name_ = "relaisd";
   int port_;
   int metrics_port_;
   std::filesystem::path journal_;

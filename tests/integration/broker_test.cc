@@ -54,7 +54,7 @@ class BrokerTest : public ::testing::Test {
       }
       if (!*d) continue;
       if (ack) {
-        EXPECT_TRUE(client.Ack((*d)->seq));
+        EXPECT_TRUE(client.Ack(**d));
       }
       got.push_back(std::move(**d));
     }
@@ -244,7 +244,7 @@ TEST_F(BrokerTest, SubscriberDyingMidStreamLosesNothingAndSeesOnlyUnackedAgain) 
     ASSERT_EQ(got.size(), 50u);                      // credit: no more than 50 unacked
     for (size_t i = 0; i < got.size(); ++i) {
       if (i < 30) {
-        ASSERT_TRUE(b->Ack(got[i].seq));
+        ASSERT_TRUE(b->Ack(got[i]));
         acked.insert(got[i].seq);
       } else {
         received_unacked.insert(got[i].seq);

@@ -137,7 +137,7 @@ class HospitalScenario : public ::testing::Test {
         break;
       }
       if (!*d) continue;
-      EXPECT_TRUE(client.Ack((*d)->seq));
+      EXPECT_TRUE(client.Ack(**d));
       auto opened =
           sdk::VerifyAndOpen((*d)->envelope, registry, identities_[me], (*d)->received_at);
       EXPECT_TRUE(opened) << opened.error().ToString();

@@ -106,7 +106,7 @@ class ImportScenario : public ::testing::Test {
       }
       if (!*d) continue;
       last = std::chrono::steady_clock::now();
-      EXPECT_TRUE(client.Ack((*d)->seq));
+      EXPECT_TRUE(client.Ack(**d));
       auto opened =
           sdk::VerifyAndOpen((*d)->envelope, registry, identities_.at(id), (*d)->received_at);
       if (!opened) {

@@ -168,7 +168,7 @@ class InboxScenario : public ::testing::Test {
     while (std::chrono::steady_clock::now() < end) {
       auto d = client.Next(100ms);
       if (!d || !*d) continue;
-      EXPECT_TRUE(client.Ack((*d)->seq));
+      EXPECT_TRUE(client.Ack(**d));
       auto h = schema::DecodeHeader((*d)->envelope.header);
       if (h && h->kind == kind && h->case_ref == case_ref) return true;
     }

@@ -45,7 +45,7 @@ class MultiInstance : public ScenarioTest {
     broker_ = std::make_unique<BrokerProcess>(*deployment_, flags("a"));
     broker_->Start();
     b_ = std::make_unique<BrokerProcess>(*deployment_, flags("b"));
-    b_->set_journal(dir_.path() / "journal-b.db");
+    b_->set_name("relaisd-b");
     b_->Start();
     jetstream::JetStreamOptions jo;
     jo.urls = cluster_->urls();
@@ -80,7 +80,7 @@ class MultiInstance : public ScenarioTest {
       if (!d || !*d) continue;
       ++seen[EventIdHex((*d)->envelope)];
       if (ack) {
-        EXPECT_TRUE(client.Ack((*d)->seq));
+        EXPECT_TRUE(client.Ack(**d));
       }
     }
     return seen;

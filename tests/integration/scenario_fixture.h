@@ -190,7 +190,7 @@ class ScenarioTest : public ::testing::Test {
         break;
       }
       if (!*d) continue;
-      EXPECT_TRUE(client.Ack((*d)->seq));
+      EXPECT_TRUE(client.Ack(**d));
       auto h = schema::DecodeHeader((*d)->envelope.header);
       EXPECT_TRUE(h);
       if (!h) continue;

@@ -51,7 +51,7 @@ std::vector<Seen> Receive(sdk::Client& client, const std::atomic<bool>& stop,
     }
     seen.push_back({h->case_ref, h->kind, (*d)->seq, (*d)->attempt});
     if (h->kind == EventKind::kPurgeRequest || rng() % 4 != 0) {
-      EXPECT_TRUE(client.Ack((*d)->seq));
+      EXPECT_TRUE(client.Ack(**d));
     }
   }
   return seen;

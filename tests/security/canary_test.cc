@@ -168,7 +168,7 @@ TEST_F(CanaryTest, CanariesInBodiesAndConsentStatementsNeverReachTheBrokersDisk)
     auto d = a->Next(100ms);
     ASSERT_TRUE(d) << d.error().ToString();
     if (!*d) continue;
-    ASSERT_TRUE(a->Ack((*d)->seq));
+    ASSERT_TRUE(a->Ack(**d));
     if ((*d)->seq != published->seq) continue;
     auto open = sdk::VerifyAndOpen((*d)->envelope, registry_, id_a);
     ASSERT_TRUE(open) << open.error().ToString();
