@@ -10,47 +10,17 @@
 #include <future>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "broker/journal/sqlite_stream_log.h"
 #include "broker/journal/testing/fixture.h"
+#include "broker/memory_case_keys.h"
 #include "crypto/random.h"
 
 namespace relais::broker {
 namespace {
 
 using namespace std::chrono_literals;
-
-class MemoryKeys final : public CaseKeyStore {
- public:
-  base::Result<crypto::AtRestKey> GetOrCreate(const std::string& name) override {
-    std::lock_guard lock(mu_);
-    if (destroyed_.count(name)) return base::NotFound("case_key_destroyed", "destroyed");
-    auto& k = keys_[name];
-    if (k.empty()) k = crypto::RandomBytes(crypto::kAtRestKeySize);
-    return crypto::AtRestKey(crypto::Secret::Copy(k));
-  }
-  base::Result<std::optional<crypto::AtRestKey>> Get(const std::string& name) override {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(name);
-    if (it == keys_.end()) return std::optional<crypto::AtRestKey>();
-    return std::optional<crypto::AtRestKey>(crypto::AtRestKey(crypto::Secret::Copy(it->second)));
-  }
-  base::Status Destroy(const std::string& name) override {
-    std::lock_guard lock(mu_);
-    keys_.erase(name);
-    destroyed_.insert(name);
-    return base::Ok();
-  }
-  size_t size() {
-    std::lock_guard lock(mu_);
-    return keys_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, base::Bytes> keys_;
-  std::set<std::string> destroyed_;
-};
 
 // A StreamLog that fails the first `fail` appends with `error` (and records every attempt's id).
 class FlakyLog final : public StreamLog {
@@ -284,6 +254,66 @@ TEST_F(StreamForwarderTest, ShredDestroysTheCaseKeyAndLaterEntriesGoWithoutSeale
   auto plain = DecodeStreamPayload(rec.msg.data, nullptr);
   ASSERT_TRUE(plain);
   EXPECT_FALSE(plain->had_sealed);
+}
+
+// Entries ingested from the stream (other instances' events) are never sent back, also after a
+// restart whose high-water mark is found among them.
+TEST_F(StreamForwarderTest, EntriesIngestedFromTheStreamAreNotSentBack) {
+  AppendMany(*journal_, 2, Spec("c-local"));
+  for (uint64_t stream_seq : {101, 102, 103}) {
+    auto request = journal::testing::MakeRequest(Spec("c-foreign"));
+    request.mutations.push_back(journal::FromStream{stream_seq});
+    AppendOk(*journal_, std::move(request));
+  }
+  AppendMany(*journal_, 1, Spec("c-local"));
+  auto f = StartForwarder(*log_);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->WaitForwarded(6, 10s));
+  f.reset();
+  AppendMany(*journal_, 1, Spec("c-local"));
+  f = StartForwarder(*log_);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->forwarded(), 6u) << "the ingested entries after the last own one count as sent";
+  ASSERT_TRUE(f->WaitForwarded(7, 10s));
+  const auto ids = JournalIds();
+  std::vector<std::string> stream_ids;
+  for (const auto& r : Stream()) stream_ids.push_back(r.msg.id);
+  EXPECT_EQ(stream_ids, (std::vector<std::string>{ids[0], ids[1], ids[5], ids[6]}));
+  EXPECT_EQ(metrics_.stream_forward_duplicates.load(), 0u);
+}
+
+// An acknowledgement is sent once its entry is in the stream, never before it, with the event id
+// and the agency in its headers and an idempotent id.
+TEST_F(StreamForwarderTest, AcknowledgementsFollowTheirEntryIntoTheStream) {
+  AppendMany(*journal_, 3, Spec("c-acked"));
+  const auto ids = JournalIds();
+  auto f = StartForwarder(*log_);
+  ASSERT_TRUE(f);
+  f->QueueAck("siao-75", 3);
+  f->QueueAck("asso-abri", 1);
+  ASSERT_TRUE(f->WaitForwarded(3, 10s));
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 200 && records.size() < 5; ++i) {
+    std::this_thread::sleep_for(5ms);
+    records = Stream();
+  }
+  ASSERT_EQ(records.size(), 5u);
+  std::map<std::string, uint64_t> event_seq;
+  for (const auto& r : records) {
+    auto ack = DecodeAckMessage(r.msg);
+    ASSERT_TRUE(ack) << ack.error().ToString();
+    if (!*ack) {
+      event_seq[r.msg.id] = r.seq;
+      continue;
+    }
+    const std::string hex = base::HexEncode((*ack)->event_id);
+    ASSERT_EQ(event_seq.count(hex), 1u) << "ack before its event";
+    EXPECT_EQ(r.msg.id, "ack-" + hex + "-" + (*ack)->agency);
+    EXPECT_EQ(r.msg.subject, "relais.dep.t75.delivery_acked");
+    EXPECT_EQ(Header(r.msg, kHeaderOrigin), "r1");
+    EXPECT_EQ(hex, (*ack)->agency == "siao-75" ? ids[2] : ids[0]);
+  }
+  EXPECT_EQ(metrics_.stream_acks_forwarded.load(), 2u);
 }
 
 }  // namespace
