@@ -279,8 +279,10 @@ SystemResult RunRelais(const LoadSpec& spec, int stream_nodes) {
     cluster = std::move(started).value();
     std::string urls;
     for (const auto& u : cluster->urls()) urls += (urls.empty() ? "" : ",") + u;
-    flags = {"--stream-url", urls, "--deployment",      "bench",
-             "--instance",   "r1", "--stream-replicas", std::to_string(stream_nodes)};
+    // One instance: nothing of another to ingest (docs/scale-out.md section 12).
+    flags = {"--stream-url",         urls, "--deployment",      "bench",
+             "--instance",           "r1", "--stream-replicas", std::to_string(stream_nodes),
+             "--stream-ingest=false"};
     jetstream::JetStreamOptions jo;
     jo.urls = cluster->urls();
     jo.stream = "RELAIS_bench";
