@@ -242,6 +242,7 @@ int Serve(const Config& c) {
                                         : static_cast<broker::EventStore&>(**store);
   transport::ServerOptions so;
   so.endpoint = c.listen;
+  so.allow_from = c.allow_from;
   so.curve_public = identity->pub.curve_public;
   so.curve_secret = &identity->curve_secret;
   broker::RegistryStore* reg = registry->get();

@@ -15,6 +15,10 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
   po::options_description d("relaisd options (also accepted as `name = value` lines in --config)");
   d.add_options()("listen", po::value(&c.listen)->default_value("tcp://127.0.0.1:7411"),
                   "ZeroMQ endpoint the broker binds (CURVE server)")(
+      "allow-from", po::value(&c.allow_from)->composing(),
+      "a source network allowed to connect, IP or CIDR (repeatable); connections from other "
+      "addresses are closed at accept, before any handshake work (docs/operations.md, "
+      "\"Exposure\"). Absent: every address")(
       "journal", po::value(&c.journal)->default_value("relais-journal.db"),
       "path of the SQLite journal (created if absent)")("registry", po::value(&c.registry),
                                                         "signed agency registry file (required)")(

@@ -23,6 +23,7 @@ namespace relais::broker {
 
 struct RelaisdConfig {
   std::string listen;
+  std::vector<std::string> allow_from;
   std::string journal;
   std::string registry;
   std::string authority_pub;

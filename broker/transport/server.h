@@ -36,6 +36,9 @@ struct ServerOptions {
   int heartbeat_timeout_ms = 15000;
   int max_message_bytes = 8 << 20;  // ZMQ_MAXMSGSIZE: larger frames close the connection
   int send_hwm = 100000;  // credit keeps us far below; reaching it is reported, not dropped
+  // Source networks allowed to connect ("10.1.0.0/16", "192.0.2.7"; IPv4 or IPv6 CIDR). Others
+  // are closed at accept, before any CURVE work (ZMQ_TCP_ACCEPT_FILTER). Empty: every address.
+  std::vector<std::string> allow_from;
 };
 
 struct Inbound {

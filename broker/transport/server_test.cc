@@ -149,5 +149,62 @@ TEST_F(TransportTest, CutConnectionOfRevokedAgencyCannotComeBack) {
   EXPECT_TRUE(Receive(1, 800).empty());
 }
 
+
+// Only the allowed networks reach the handshake: a key the registry knows, connecting from
+// 127.0.0.2 while only 127.0.0.1 is allowed, is closed at accept (no ZAP request at all), and a
+// bad network is refused at creation.
+TEST_F(TransportTest, ConnectionsFromOutsideTheAllowedNetworksAreClosedBeforeTheHandshake) {
+  ServerOptions options;
+  options.endpoint = "tcp://127.0.0.1:*";
+  options.curve_public = server_keys_.pub;
+  options.curve_secret = &server_secret_;
+  options.allow_from = {"127.0.0.1/32"};
+  auto guarded = Server::Create(options, [](base::ByteView) { return std::string("alice"); });
+  ASSERT_TRUE(guarded) << guarded.error().ToString();
+  auto connect_from = [&](const std::string& source) {
+    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_keys_.pub.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(alice_.pub.data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(alice_.sec.data(), 32));
+    s.set(zmq::sockopt::linger, 0);
+    const std::string target = (*guarded)->BoundEndpoint().substr(6);
+    s.connect(source.empty() ? "tcp://" + target : "tcp://" + source + ":0;" + target);
+    s.send(zmq::buffer(std::string_view("hello")), zmq::send_flags::dontwait);
+    return s;
+  };
+  {  // the same connection to the open server (this fixture's) is served: the source works
+    zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_keys_.pub.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(alice_.pub.data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(alice_.sec.data(), 32));
+    s.set(zmq::sockopt::linger, 0);
+    s.connect("tcp://127.0.0.2:0;" + server_->BoundEndpoint().substr(6));
+    s.send(zmq::buffer(std::string_view("hello")), zmq::send_flags::dontwait);
+    ASSERT_EQ(Receive(1, 3000).size(), 1u) << "a connection from 127.0.0.2 does not work here";
+  }
+  auto outsider = connect_from("127.0.0.2");
+  std::vector<Inbound> got;
+  for (int waited = 0; waited < 800; waited += 20) {
+    auto batch = (*guarded)->Poll(20, {});
+    ASSERT_TRUE(batch);
+    for (auto& in : *batch) got.push_back(std::move(in));
+  }
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ((*guarded)->Stats().zap_accepted.load() + (*guarded)->Stats().zap_refused.load(), 0u);
+  auto partner = connect_from("");
+  for (int waited = 0; waited < 3000 && got.empty(); waited += 20) {
+    auto batch = (*guarded)->Poll(20, {});
+    ASSERT_TRUE(batch);
+    for (auto& in : *batch) got.push_back(std::move(in));
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].agency_id, "alice");
+
+  options.allow_from = {"not-an-address"};
+  auto bad = Server::Create(options, [](base::ByteView) { return std::nullopt; });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "bad_allow_from");
+}
+
 }  // namespace
 }  // namespace relais::transport
