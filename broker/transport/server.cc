@@ -106,8 +106,8 @@ base::Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& option
     r.set(zmq::sockopt::linger, 2000);
     for (const auto& network : options.allow_from) {
       // A deprecated option of libzmq 4.3 (no cppzmq sockopt): the C API.
-      if (network.empty() || zmq_setsockopt(r.handle(), ZMQ_TCP_ACCEPT_FILTER, network.data(),
-                                            network.size()) != 0) {
+      if (network.empty() ||
+          zmq_setsockopt(r.handle(), ZMQ_TCP_ACCEPT_FILTER, network.data(), network.size()) != 0) {
         return base::InvalidInput("bad_allow_from",
                                   "allow-from '" + network + "' is not an IP address or CIDR");
       }

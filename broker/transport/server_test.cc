@@ -149,7 +149,6 @@ TEST_F(TransportTest, CutConnectionOfRevokedAgencyCannotComeBack) {
   EXPECT_TRUE(Receive(1, 800).empty());
 }
 
-
 // Only the allowed networks reach the handshake: a key the registry knows, connecting from
 // 127.0.0.2 while only 127.0.0.1 is allowed, is closed at accept (no ZAP request at all), and a
 // bad network is refused at creation.
