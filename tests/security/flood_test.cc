@@ -58,7 +58,9 @@ void FloodTest::MeasureFlood(const std::string& flood_source, const std::string&
       v.push_back(MakeReferral(*deployment_, hospital_, {"assoc-a"}));
     return v;
   };
+  auto warmup_batch = batch();
   auto baseline_batch = batch();
+  auto after_batch = batch();
   auto flood_batch = batch();
   // The CPUs this process may use: the last one for the flood, the others for the rest.
   cpu_set_t allowed;
@@ -88,28 +90,37 @@ void FloodTest::MeasureFlood(const std::string& flood_source, const std::string&
     }
     return static_cast<double>(envelopes.size()) / s;
   };
+  // Not measured: the first batch also pays for the connection, caches and journal growth.
+  (void)publish(warmup_batch);
   double baseline = publish(baseline_batch);
 
   // ZeroMQ connects from SOURCE with "tcp://SOURCE:0;HOST:PORT".
   const std::string flood_endpoint =
       flood_source.empty() ? broker_->endpoint()
                            : "tcp://" + flood_source + ":0;" + broker_->endpoint().substr(6);
-  UnauthenticatedFlood flood(flood_endpoint, broker_curve_, kConnections, kReconnectMs,
-                             pin ? flood_cpu : -1);
-  flood.Poke();
-  std::this_thread::sleep_for(1s);  // let the handshakes start failing and retrying
-  double flooded = publish(flood_batch);
-  flood.Poke();
-  EXPECT_TRUE(broker_->process()->Running());
-
+  double flooded = 0;
+  {
+    UnauthenticatedFlood flood(flood_endpoint, broker_curve_, kConnections, kReconnectMs,
+                               pin ? flood_cpu : -1);
+    flood.Poke();
+    std::this_thread::sleep_for(1s);  // let the handshakes start failing and retrying
+    flooded = publish(flood_batch);
+    flood.Poke();
+    EXPECT_TRUE(broker_->process()->Running());
+  }
+  // The throughput without the flood is measured before and after it (other jobs on the machine
+  // change it over the seconds of the test); the ratio is against their mean.
+  std::this_thread::sleep_for(1s);  // the flood's sockets are closed
+  baseline = (baseline + publish(after_batch)) / 2;
   const double ratio = flooded / baseline;
   std::printf(
       "flood%s: %d unauthenticated connections retrying every %d ms%s; legitimate throughput "
-      "%.0f ev/s without, %.0f ev/s with the flood: ratio %.2f (issue target >= 0.90)\n",
+      "%.0f ev/s without (mean of before and after), %.0f ev/s with the flood: ratio %.2f (issue "
+      "target >= 0.90)\n",
       label.c_str(), kConnections, kReconnectMs, pin ? " (flood on its own CPU)" : " (unpinned)",
       baseline, flooded, ratio);
   RecordProperty("throughput_ratio_percent", static_cast<int>(ratio * 100));
-  EXPECT_EQ(JournalRows(), static_cast<uint64_t>(2 * kBatch));  // the intruders journaled nothing
+  EXPECT_EQ(JournalRows(), static_cast<uint64_t>(4 * kBatch));  // the intruders journaled nothing
   auto log = broker_->process()->Log();
   std::printf("flood: broker log %zu bytes\n", log.size());
 }
