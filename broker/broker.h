@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -112,6 +114,8 @@ class Broker {
   // Another instance's event or acknowledgement (broker_stream.cc).
   void HandleIngested(IngestedRecord r, int64_t now_us);
   void HandleIngestCommitted(Committed& c, int64_t now_us);
+  // Applies the acknowledgements read for c's event while it was being journaled.
+  void SettlePendingAcks(Committed& c);
   void SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
                uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us);
   bool SendFrame(const std::string& peer, const schema::Frame& frame);
@@ -149,6 +153,10 @@ class Broker {
   WakeQueue<Verified> verified_;
   WakeQueue<Committed> committed_;
   IngestSource* ingester_ = nullptr;
+  // Other instances' events handed to the journal and not committed yet (by event id), with the
+  // acknowledgements read meanwhile for them (agency, stream seq): applied once the event has
+  // its local seq (broker_stream.cc).
+  std::map<base::Bytes, std::vector<std::pair<std::string, uint64_t>>> ingest_pending_;
   size_t pending_publishes_ = 0;
   bool journal_failed_ = false;
   std::atomic<bool> stop_{false};

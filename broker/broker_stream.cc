@@ -19,6 +19,12 @@ void Broker::HandleIngested(IngestedRecord r, int64_t now_us) {
     if (*found) {
       delivery_.AckFromStream(r.ack->agency, (*found)->seq);
       metrics_.stream_acks_ingested.fetch_add(1);
+    } else if (auto pending = ingest_pending_.find(r.ack->event_id);
+               pending != ingest_pending_.end()) {
+      // Its event (read just before it, often in the same batch) is still being journaled here:
+      // applied, and reported done, once it is committed (HandleIngestCommitted).
+      pending->second.emplace_back(std::move(r.ack->agency), r.stream_seq);
+      return;
     }
     ingester_->Done(r.stream_seq, true);
     return;
@@ -39,11 +45,26 @@ void Broker::HandleIngested(IngestedRecord r, int64_t now_us) {
   Verified v{"", header->emitter, now_us, 0, std::move(*r.event), std::move(header).value()};
   v.stream_seq = r.stream_seq;
   v.stream_at = r.stored_at;
+  ingest_pending_[v.header->event_id];
   Admit(std::move(v));
+}
+
+void Broker::SettlePendingAcks(Committed& c) {
+  auto pending = ingest_pending_.find(c.header.event_id);
+  if (pending == ingest_pending_.end()) return;
+  for (const auto& [agency, stream_seq] : pending->second) {
+    if (c.result) {
+      delivery_.AckFromStream(agency, c.result->seq);
+      metrics_.stream_acks_ingested.fetch_add(1);
+    }
+    ingester_->Done(stream_seq, c.result.has_value());  // not stored: both read again
+  }
+  ingest_pending_.erase(pending);
 }
 
 void Broker::HandleIngestCommitted(Committed& c, int64_t now_us) {
   AfterCommit(c, now_us);
+  SettlePendingAcks(c);
   if (!c.result) {
     const base::Error& e = c.result.error();
     if (e.kind == base::ErrorKind::kFailStop) {

@@ -2,8 +2,9 @@
 // processes: a real nats-server, two real relaisd ("a" and "b") with their own journals and the
 // same stream, real keys and registry, SDK clients. An event published on one instance is
 // delivered to its recipient connected to the other; the recipient's acknowledgements reach the
-// first instance, which then has nothing left to deliver; nothing is sent back to the stream
-// twice; a withdrawal on one instance erases the case on the other. Label scaleout.
+// first instance, which then has nothing left to deliver (also when the acknowledgement is read
+// while its event is still being journaled there); nothing is sent back to the stream twice; a
+// withdrawal on one instance erases the case on the other. Label scaleout.
 
 #include "broker/jetstream/jetstream_stream_log.h"
 #include "broker/stream_payload.h"
@@ -172,6 +173,39 @@ TEST_F(MultiInstance, AnEventPublishedOnOneInstanceIsDeliveredAndAcknowledgedOnT
   const std::string metrics_a = HttpGet(broker_->metrics_port(), "/metrics");
   EXPECT_NE(metrics_a.find("relais_stream_acks_ingested_total " + std::to_string(kEvents)),
             std::string::npos);
+}
+
+// The receiver acknowledges on the instance the events were published on, as soon as they come:
+// b reads each event and its acknowledgement from the stream close together (often in one batch),
+// the acknowledgement while the event is still being journaled on b. b applies it once the event
+// is committed, so nothing is left pending on b (a receiver moving to b would get it again).
+TEST_F(MultiInstance, AcknowledgementsReadRightAfterTheirEventSettleTheDeliveryOnTheOther) {
+  StartInstances();
+  ASSERT_NE(log_, nullptr);
+  auto receiver_on_a = ConnectTo("assoc-a", *broker_, true);
+  auto hospital_on_a = ConnectTo("hospital", *broker_, false);
+  constexpr size_t kCases = 40;
+  for (size_t i = 0; i < kCases; ++i) {
+    const std::string ref = crypto::NewCaseRef();
+    ASSERT_TRUE(hospital_on_a->Publish(ConsentFor(ref, "consent-" + ref, {"assoc-a"}),
+                                       sdk::DeadlineAfter(10s)));
+    ASSERT_TRUE(hospital_on_a->Publish(Referral(ref, {"assoc-a"}), sdk::DeadlineAfter(10s)));
+    ASSERT_EQ(Receive(*receiver_on_a, 1, 10s).size(), 1u);
+  }
+  std::map<std::string, size_t> on_b;
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < end) {
+    on_b = DeliveryStates(b_->journal(), "assoc-a");
+    if (on_b["acked"] == kCases) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(on_b["acked"], kCases);
+  EXPECT_EQ(on_b["pending"], 0u);
+  // The receiver moving to b gets nothing again.
+  receiver_on_a.reset();
+  auto receiver_on_b = ConnectTo("assoc-a", *b_, true);
+  auto again = Receive(*receiver_on_b, 1, 3s);
+  EXPECT_TRUE(again.empty()) << again.size() << " event(s) delivered again";
 }
 
 TEST_F(MultiInstance, AWithdrawalOnOneInstanceErasesTheCaseOnTheOther) {
