@@ -43,6 +43,38 @@ base::Result<std::unique_ptr<Conn>> Connect(const JetStreamOptions& options);
 base::Result<std::unique_ptr<broker::LogCursor>> OpenCursor(Conn* conn,
                                                             const broker::CursorOptions& options);
 
+// Sequential StreamLog::Read (jetstream_reader.cc): ephemeral pull consumers (AckNone, from a start
+// seq, no filter, in memory, R1, deleted after 60 s without pulls) kept open between calls, each
+// positioned at the seq its last Read stopped before, so the next Read from there costs one pull
+// request per 256 records instead of one request per record. A Read from another position uses a
+// fresh consumer (or, when `create` is false, nothing). Up to 4 idle readers are kept (one per
+// reading pattern: the ingester, the audit writer, ...); a reader is used by one Read at a time.
+// Thread-safe.
+class SequentialReaders {
+ public:
+  explicit SequentialReaders(Conn* conn);
+  ~SequentialReaders();
+  SequentialReaders(const SequentialReaders&) = delete;
+  SequentialReaders& operator=(const SequentialReaders&) = delete;
+
+  // Records from..until (all stored: until <= the stream's last seq), in seq order, contiguous
+  // from `from`; fewer (even none) when a consumer cannot be created or fails twice (election,
+  // reconnection, a hole): the caller reads the rest per message.
+  std::vector<broker::LogRecord> Read(uint64_t from, uint64_t until, bool create);
+
+ private:
+  struct Reader;
+  std::unique_ptr<Reader> Take(uint64_t from);
+  void Give(std::unique_ptr<Reader> reader);
+  std::unique_ptr<Reader> Create(uint64_t from);
+  void Close(std::unique_ptr<Reader> reader);
+  void Pull(Reader& reader, uint64_t until, std::vector<broker::LogRecord>* out);
+
+  Conn* conn_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Reader>> idle_;  // under mu_
+};
+
 // The pipelined first pass of StreamLog::AppendBatch (jetstream_batch.cc): a JetStream context
 // of its own on the connection, whose PubAck handler collects the acks of the batch in flight.
 // One batch at a time (the caller serialises them).

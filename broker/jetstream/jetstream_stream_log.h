@@ -23,6 +23,10 @@
 //   - LogCursor::Exhausted comes from the server's MAX_DELIVERIES advisories received while the
 //     cursor is open (best effort);
 //   - an empty CursorOptions::filter means the stream's subjects (it must then have one subject).
+//   - Read is bounded by the stream's last seq (stream info, from the stream leader); a Read from
+//     where the previous one stopped continues on an ephemeral AckNone pull consumer kept open
+//     (jetstream_internal.h SequentialReaders), a long Read from elsewhere starts one, short
+//     ones and failures use one js_GetMsg per seq. The records are the same either way.
 #ifndef RELAIS_BROKER_JETSTREAM_JETSTREAM_STREAM_LOG_H_
 #define RELAIS_BROKER_JETSTREAM_JETSTREAM_STREAM_LOG_H_
 
@@ -55,6 +59,9 @@ struct JetStreamOptions {
   // false: an absent stream is kNotFound "stream_not_found" instead of being created, and
   // `subjects` may be empty (readers such as `relais audit verify`).
   bool create = true;
+  // false: every Read fetches one js_GetMsg per seq instead of continuing on an ephemeral consumer
+  // (the benchmark's baseline; a fallback for accounts not allowed to create consumers).
+  bool consumer_reads = true;
 };
 
 // Connects, creates or binds the stream. kRetryLater "stream_unavailable" when no server answers

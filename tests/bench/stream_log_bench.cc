@@ -4,7 +4,11 @@
 //   relais_bench_stream_log [--out FILE.json] [--events N] [--producers P] [--dir DIR]
 // Workload: P threads append N messages of 1 KiB (each Append blocks until durable), then one
 // durable cursor fetches them in batches of 256 and acks every one (Ack is durable in both
-// engines). Note: nats-server 2.9 does not fsync per message, SQLite does (docs/scale-out.md).
+// engines), and StreamLog::Read replays them in order in Reads of 256 (the stream ingester's and
+// the audit writer's pattern): JetStream once with its consumer-backed reads and once with one
+// js_GetMsg per record (JetStreamOptions::consumer_reads = false, the former implementation), same
+// stream, same run. Note: nats-server 2.9 does not fsync per message, SQLite does
+// (docs/scale-out.md).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -68,7 +72,9 @@ struct Row {
   double append_per_s = 0;
   double append_p50_ms = 0;
   double append_p99_ms = 0;
-  double consume_per_s = 0;  // fetch + ack
+  double consume_per_s = 0;      // fetch + ack
+  double read_per_s = 0;         // sequential Read, 256 per call
+  double read_getmsg_per_s = 0;  // the same with one js_GetMsg per record (JetStream only)
   std::string error;
 };
 
@@ -76,6 +82,21 @@ double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Reads the whole stream from seq 1 in Reads of 256; records/s, 0 on error (in `error`).
+double MeasureRead(broker::StreamLog& log, size_t events, std::string* error) {
+  const int64_t t0 = base::MonotonicMicros();
+  uint64_t next = 1;
+  while (next <= events) {
+    auto r = log.Read(next, 256);
+    if (!r || r->empty() || r->front().seq != next) {
+      *error = "read: " + (r ? std::string("short or out of order") : r.error().ToString());
+      return 0;
+    }
+    next = r->back().seq + 1;
+  }
+  return static_cast<double>(events) / (static_cast<double>(base::MonotonicMicros() - t0) / 1e6);
 }
 
 void Measure(broker::StreamLog& log, const Args& args, Row* row) {
@@ -140,6 +161,7 @@ void Measure(broker::StreamLog& log, const Args& args, Row* row) {
   }
   row->consume_per_s =
       static_cast<double>(args.events) / (static_cast<double>(base::MonotonicMicros() - t1) / 1e6);
+  row->read_per_s = MeasureRead(log, args.events, &row->error);
 }
 
 Row RunEngine(const std::string& engine, int nodes, const Args& args) {
@@ -165,6 +187,17 @@ Row RunEngine(const std::string& engine, int nodes, const Args& args) {
     o.subjects = {"relais.bench.>"};
     o.replicas = nodes;
     log = jetstream::OpenJetStreamLog(o);
+    if (log) {
+      Measure(**log, args, &row);
+      o.consumer_reads = false;
+      auto baseline = jetstream::OpenJetStreamLog(o);
+      if (!baseline) {
+        row.error = baseline.error().ToString();
+      } else if (row.error.empty()) {
+        row.read_getmsg_per_s = MeasureRead(**baseline, args.events, &row.error);
+      }
+      return row;
+    }
   }
   if (!log) {
     row.error = log.error().ToString();
@@ -185,8 +218,8 @@ int Run(int argc, char** argv) {
     rows.push_back(RunEngine(engine, nodes, args));
   }
   const Row& base_row = rows.front();
-  std::printf("\n%-14s %12s %10s %10s %14s %10s %10s\n", "engine", "appends/s", "p50", "p99",
-              "fetch+ack/s", "append x", "consume x");
+  std::printf("\n%-14s %12s %10s %10s %14s %10s %10s %10s %12s %8s\n", "engine", "appends/s", "p50",
+              "p99", "fetch+ack/s", "append x", "consume x", "read/s", "getmsg r/s", "read x");
   std::ostringstream j;
   j << "{\n  \"benchmark\": \"stream_log\",\n  \"events\": " << args.events
     << ",\n  \"producers\": " << args.producers << ",\n  \"rows\": [";
@@ -200,12 +233,17 @@ int Run(int argc, char** argv) {
     }
     const double ax = base_row.append_per_s > 0 ? r.append_per_s / base_row.append_per_s : 0;
     const double cx = base_row.consume_per_s > 0 ? r.consume_per_s / base_row.consume_per_s : 0;
-    std::printf("%-14s %12.0f %8.2fms %8.2fms %14.0f %9.2fx %9.2fx\n", r.engine.c_str(),
-                r.append_per_s, r.append_p50_ms, r.append_p99_ms, r.consume_per_s, ax, cx);
+    // read x: consumer-backed Read against one js_GetMsg per record, same stream, same run.
+    const double rx = r.read_getmsg_per_s > 0 ? r.read_per_s / r.read_getmsg_per_s : 0;
+    std::printf("%-14s %12.0f %8.2fms %8.2fms %14.0f %9.2fx %9.2fx %10.0f %12.0f %7.1fx\n",
+                r.engine.c_str(), r.append_per_s, r.append_p50_ms, r.append_p99_ms, r.consume_per_s,
+                ax, cx, r.read_per_s, r.read_getmsg_per_s, rx);
     j << (i > 0 ? "," : "") << "\n    {\"engine\": \"" << r.engine
       << "\", \"appends_per_s\": " << r.append_per_s << ", \"append_p50_ms\": " << r.append_p50_ms
       << ", \"append_p99_ms\": " << r.append_p99_ms << ", \"fetch_ack_per_s\": " << r.consume_per_s
-      << ", \"append_ratio_to_sqlite\": " << ax << ", \"consume_ratio_to_sqlite\": " << cx << "}";
+      << ", \"append_ratio_to_sqlite\": " << ax << ", \"consume_ratio_to_sqlite\": " << cx
+      << ", \"read_per_s\": " << r.read_per_s << ", \"read_getmsg_per_s\": " << r.read_getmsg_per_s
+      << ", \"read_ratio_to_getmsg\": " << rx << "}";
   }
   const std::string load_after = LoadAverage();
   std::printf("\n%zu events of 1 KiB, %zu producers; load before %s, after %s\n", args.events,
