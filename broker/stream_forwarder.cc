@@ -1,6 +1,7 @@
 #include "broker/stream_forwarder.h"
 
 #include <algorithm>
+#include <future>
 #include <set>
 #include <vector>
 
@@ -192,6 +193,38 @@ void StreamForwarder::RunShreds() {
   }
 }
 
+void StreamForwarder::PrefetchKeys(const std::vector<journal::StoredEntry>& entries) {
+  // The keys of the batch's cases not cached yet, fetched (or created) concurrently: a burst of
+  // new cases otherwise costs two key store round trips per case, one after the other. Errors
+  // are left for KeyFor, which retries.
+  std::vector<std::string> names;
+  for (const auto& e : entries) {
+    if (e.erased || e.envelope.body.empty()) continue;
+    std::string name = CaseKeyName(secret_, e.case_ref);
+    if (key_cache_.count(name) == 0 && std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(std::move(name));
+    }
+  }
+  constexpr size_t kParallel = 16;
+  for (size_t first = 0; first < names.size(); first += kParallel) {
+    const size_t end = std::min(names.size(), first + kParallel);
+    std::vector<std::future<base::Result<crypto::AtRestKey>>> keys;
+    for (size_t i = first; i < end; ++i) {
+      keys.push_back(std::async(std::launch::async,
+                                [this, &name = names[i]] { return keys_.GetOrCreate(name); }));
+    }
+    if (key_cache_.size() + keys.size() > 4096) key_cache_.clear();
+    for (size_t i = first; i < end; ++i) {
+      auto key = keys[i - first].get();
+      if (key) {
+        key_cache_[names[i]] = std::move(key).value();
+      } else if (key.error().code == "case_key_destroyed") {
+        key_cache_[names[i]].reset();
+      }
+    }
+  }
+}
+
 base::Result<const crypto::AtRestKey*> StreamForwarder::KeyFor(const std::string& case_ref) {
   const std::string name = CaseKeyName(secret_, case_ref);
   auto it = key_cache_.find(name);
@@ -293,6 +326,7 @@ bool StreamForwarder::ForwardBatch() {
   }
   std::vector<LogMessage> msgs;
   msgs.reserve(entries.size());
+  PrefetchKeys(entries);
   for (const auto& e : entries) {
     if (foreign->count(e.seq) != 0) continue;  // another instance's event, already in the stream
     const crypto::AtRestKey* key = nullptr;

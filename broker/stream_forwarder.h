@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/status.h"
 #include "broker/case_keys.h"
@@ -100,6 +101,7 @@ class StreamForwarder {
   template <typename T, typename Op>
   base::Result<T> Retry(Op op);
   base::Result<const crypto::AtRestKey*> KeyFor(const std::string& case_ref);
+  void PrefetchKeys(const std::vector<journal::StoredEntry>& entries);
   void Fail(const base::Error& error);
 
   const ForwarderOptions options_;

@@ -1,6 +1,7 @@
 #include "broker/stream_ingester.h"
 
 #include <algorithm>
+#include <future>
 #include <utility>
 #include <vector>
 
@@ -104,6 +105,7 @@ bool StreamIngester::IngestBatch() {
     return false;
   }
   if (records->empty()) return false;
+  PrefetchKeys(*records);
   for (const LogRecord& r : *records) {
     std::optional<IngestedRecord> item = Decode(r);
     if (!item) continue;
@@ -177,6 +179,37 @@ std::optional<IngestedRecord> StreamIngester::Decode(const LogRecord& r) {
   }
   item.event = std::move(full->envelope);
   return item;
+}
+
+void StreamIngester::PrefetchKeys(const std::vector<LogRecord>& records) {
+  // The keys of the batch's cases not cached yet, read concurrently (one key store round trip
+  // per new case otherwise, one after the other). Errors are left for KeyFor, which retries.
+  std::vector<std::string> names;
+  for (const LogRecord& r : records) {
+    if (FindHeader(r.msg, kHeaderOrigin) == options_.naming.instance) continue;
+    auto meta = DecodeStreamPayload(r.msg.data, nullptr);
+    if (!meta || !meta->had_sealed) continue;
+    auto h = schema::DecodeHeader(meta->envelope.header);
+    if (!h) continue;
+    std::string name = CaseKeyName(secret_, h->case_ref);
+    if (key_cache_.count(name) == 0 && std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(std::move(name));
+    }
+  }
+  constexpr size_t kParallel = 16;
+  for (size_t first = 0; first < names.size(); first += kParallel) {
+    const size_t end = std::min(names.size(), first + kParallel);
+    std::vector<std::future<base::Result<std::optional<crypto::AtRestKey>>>> keys;
+    for (size_t i = first; i < end; ++i) {
+      keys.push_back(
+          std::async(std::launch::async, [this, &name = names[i]] { return keys_.Get(name); }));
+    }
+    if (key_cache_.size() + keys.size() > 4096) key_cache_.clear();
+    for (size_t i = first; i < end; ++i) {
+      auto key = keys[i - first].get();
+      if (key) key_cache_[names[i]] = std::move(key).value();
+    }
+  }
 }
 
 const crypto::AtRestKey* StreamIngester::KeyFor(const std::string& case_ref, bool* retry) {

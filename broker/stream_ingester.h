@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -90,6 +91,7 @@ class StreamIngester final : public IngestSource {
   // The record to hand to the broker, nullopt when there is nothing to do with it.
   std::optional<IngestedRecord> Decode(const LogRecord& record);
   const crypto::AtRestKey* KeyFor(const std::string& case_ref, bool* retry);
+  void PrefetchKeys(const std::vector<LogRecord>& records);
   // Sleeps up to `d`; false when stopping.
   bool Sleep(std::chrono::milliseconds d);
 

@@ -265,5 +265,56 @@ TEST_F(MultiInstance, AWithdrawalOnOneInstanceErasesTheCaseOnTheOther) {
   EXPECT_GE(kinds[EventKind::kPurgeRequest], 1);
 }
 
+// How fast b takes in a burst published on a (printed, not asserted: shared cores). Every event
+// reaches b's journal once.
+TEST_F(MultiInstance, ABurstPublishedOnOneInstanceIsIngestedByTheOther) {
+  StartInstances();
+  ASSERT_NE(log_, nullptr);
+  const int n =
+      std::getenv("RELAIS_MULTI_BURST") ? std::atoi(std::getenv("RELAIS_MULTI_BURST")) : 2000;
+  std::vector<schema::Envelope> burst;  // a consent then a referral per case
+  for (int i = 0; i < n / 2; ++i) {
+    const std::string ref = crypto::NewCaseRef();
+    burst.push_back(ConsentFor(ref, "consent-" + ref, {"assoc-a"}));
+    burst.push_back(Referral(ref, {"assoc-a"}));
+  }
+  auto hospital_on_a = ConnectTo("hospital", *broker_, false);
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& r : hospital_on_a->PublishMany(burst, 256, sdk::DeadlineAfter(120s))) {
+    ASSERT_TRUE(r) << r.error().ToString();
+  }
+  const double published_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // When the stream holds the whole burst (a's forwarder done).
+  double forwarded_s = -1;
+  auto forwarded = [&] {
+    if (forwarded_s < 0) {
+      auto last = log_->LastSeq();
+      if (last && *last >= burst.size()) {
+        forwarded_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    }
+  };
+  auto ingested = [&] {
+    forwarded();
+    auto reader = journal::JournalReader::Open({b_->journal(), ""});
+    if (!reader) return size_t{0};
+    auto origins = (*reader)->StreamOrigins(0, UINT64_MAX / 2);
+    return origins ? origins->size() : size_t{0};
+  };
+  while (ingested() < burst.size() && std::chrono::steady_clock::now() - start < 120s) {
+    std::this_thread::sleep_for(20ms);
+  }
+  const double ingested_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(ingested(), burst.size());
+  std::printf(
+      "multi-instance: %d events published on a in %.2f s (%.0f/s); all in the stream after "
+      "%.2f s; all in b's journal after %.2f s (%.0f/s end to end)\n",
+      static_cast<int>(burst.size()), published_s, burst.size() / published_s, forwarded_s,
+      ingested_s, burst.size() / ingested_s);
+}
+
 }  // namespace
 }  // namespace relais::testing
