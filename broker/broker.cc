@@ -44,17 +44,19 @@ Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& 
                 }) {}
 
 base::Status Broker::Run() {
-  RELAIS_RETURN_IF_ERROR(Recover());
+  StartRecovery();
   metrics_.registry_serial.store(registry_.Current()->registry.serial);
   int64_t next_pump = 0;
   while (!stop_.load()) {
     int64_t now_us = base::MonotonicMicros();
     int timeout_ms = static_cast<int>(std::clamp<int64_t>((next_pump - now_us) / 1000, 0, 100));
+    if (RecoveryRunnable()) timeout_ms = 0;  // replay between polls
     auto inbound = server_.Poll(timeout_ms, WakeFds());
     if (!inbound) return std::move(inbound).error();
     now_us = base::MonotonicMicros();
     for (auto& in : *inbound) HandleInbound(in, now_us);
     DrainWorkers(now_us);
+    RELAIS_RETURN_IF_ERROR(ContinueRecovery());
     if (reload_.exchange(false)) (void)ReloadRegistry();
     if (!server_.ZapHandlerAlive()) {
       metrics_.healthy.store(false);
@@ -286,7 +288,12 @@ void Broker::HandleAdmin(const std::string& peer, const std::string& agency,
     case schema::AdminRequest::Op::kCaseReceipt:
       break;  // answered above
     case schema::AdminRequest::Op::kRequeueDeadLetter: {
-      auto st = store_.Requeue(request.seq);
+      // A dead letter of a withdrawn case whose erasure a crash interrupted still has its body
+      // until the replay ends and finishes the erasure.
+      auto st = recovery_ != nullptr
+                    ? base::Result<std::vector<std::string>>(base::RetryLater(
+                          "replay_pending", "the start-up replay is running; retry later"))
+                    : store_.Requeue(request.seq);
       if (!st) {
         reply.ok = false;
         reply.code = st.error().code;
@@ -306,6 +313,12 @@ void Broker::HandleCaseReceipt(const std::string& peer, const std::string& agenc
   schema::AdminReply reply;
   reply.request_id = request.request_id;
   const std::string& case_ref = request.case_ref;
+  if (recovery_ != nullptr && !recovery_->Load(case_ref)) {
+    reply.code = "replay_pending";
+    reply.message = "the start-up replay could not read the case; retry later";
+    SendFrame(peer, reply);
+    return;
+  }
   // Unknown and foreign cases get the same answer, so the reply says nothing about other
   // agencies' cases.
   if (agency != options_.broker_agency && !engine_.MayReadReceipt(case_ref, agency)) {
@@ -434,9 +447,11 @@ void Broker::UpdateGauges() {
   metrics_.dead_lettered.store(d.dead_lettered);
   metrics_.in_flight.store(d.in_flight);
   metrics_.sessions.store(sessions_.size());
-  metrics_.escalations.store(engine_.counts().escalations);
-  metrics_.ruptures.store(engine_.counts().ruptures);
-  metrics_.escalations_pending.store(engine_.EscalationsPending());
+  if (recovery_ == nullptr) {  // partial while the replay runs
+    metrics_.escalations.store(engine_.counts().escalations);
+    metrics_.ruptures.store(engine_.counts().ruptures);
+    metrics_.escalations_pending.store(engine_.EscalationsPending());
+  }
   metrics_.zap_accepted.store(server_.Stats().zap_accepted.load());
   metrics_.zap_refused.store(server_.Stats().zap_refused.load());
 }

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "broker/case_engine.h"
+#include "broker/case_recovery.h"
 #include "broker/delivery.h"
 #include "broker/event_store.h"
 #include "broker/ingest_source.h"
@@ -37,6 +38,12 @@ struct BrokerOptions {
   size_t max_pending_publishes = 20'000;  // verify + journal queue; beyond: transient overloaded
   int64_t shutdown_grace_us = 5'000'000;  // time to finish commits and send their acks
   DeliveryOptions delivery;
+  // The start-up replay runs between polls in chunks of at most this many headers or this time.
+  size_t replay_chunk = 4096;
+  int64_t replay_chunk_us = 5'000;
+  // TEST ONLY (relaisd_test_hooks): while this file exists, the replay does not go past the seq
+  // written in it (decimal; empty: 0), so that tests act while it is still running.
+  std::string test_replay_hold_file;
 };
 
 class Broker {
@@ -49,11 +56,10 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Rebuilds the case engine from the journal and journals any broker emission a crash lost.
-  // Called by Run() first.
-  base::Status Recover();
   // Serves until RequestStop(); then stops reading, finishes pending commits, acks them and
   // returns. Returns an error if the journal failed (fail-stop) or the ZAP handler died.
+  // Serving starts at once: the case engine is rebuilt from the journal between polls, and a
+  // case an event concerns is loaded first (case_recovery.h, broker_recovery.cc).
   base::Status Run();
 
   // JetStream mode with several instances: the other instances' records to store and deliver
@@ -109,6 +115,16 @@ class Broker {
   // Moves c.envelope into the delivery cache.
   void AfterCommit(Committed& c, int64_t now_us);
   void Emit(Emission emission);
+  // Start-up recovery (broker_recovery.cc).
+  void StartRecovery();
+  // Whether a replay chunk can run now (not finished, not held by the test hook).
+  bool RecoveryRunnable() const;
+  base::Status ContinueRecovery();
+  // Erasures a crash interrupted, emissions never journaled, the escalation gauges.
+  void FinishRecovery();
+  // Loads what admitting `v` needs; false (and `v` answered) when the journal could not be read.
+  bool PrepareAdmission(const Verified& v);
+  uint64_t ReplayLimit() const;
   void FireTimers();
   void HandleCommitted(Committed& c, int64_t now_us);
   // Another instance's event or acknowledgement (broker_stream.cc).
@@ -157,6 +173,7 @@ class Broker {
   // acknowledgements read meanwhile for them (agency, stream seq): applied once the event has
   // its local seq (broker_stream.cc).
   std::map<base::Bytes, std::vector<std::pair<std::string, uint64_t>>> ingest_pending_;
+  std::unique_ptr<CaseRecovery> recovery_;  // while the start-up replay runs
   size_t pending_publishes_ = 0;
   bool journal_failed_ = false;
   std::atomic<bool> stop_{false};

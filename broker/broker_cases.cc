@@ -11,6 +11,7 @@
 namespace relais::broker {
 
 void Broker::Admit(Verified v) {
+  if (recovery_ != nullptr && !PrepareAdmission(v)) return;
   const schema::Header& h = *v.header;
   auto busy = case_waiting_.find(h.case_ref);
   if (busy != case_waiting_.end()) {
@@ -140,46 +141,12 @@ void Broker::Emit(Emission e) {
 
 void Broker::FireTimers() {
   auto registry = registry_.Current();
-  for (auto& e : engine_.DueTimers(clock_.NowMs(), *registry)) Emit(std::move(e));
-}
-
-base::Status Broker::Recover() {
-  auto registry = registry_.Current();
-  base::TimeMs now = clock_.NowMs();
-  std::vector<Emission> emissions;
-  std::vector<std::string> erased;
-  uint64_t events = 0;
-  int64_t started = base::MonotonicMicros();
-  RELAIS_RETURN_IF_ERROR(store_.Replay([&](uint64_t seq, const base::Bytes& header_bytes) {
-    ++events;
-    auto h = schema::DecodeHeader(header_bytes);
-    if (!h) {
-      base::LogError("replay_undecodable_header", {{"seq", seq}});
-      return;
-    }
-    Effects fx = engine_.Apply(*h, seq, registry.get(), now);
-    for (auto& e : fx.emissions) emissions.push_back(std::move(e));
-    if (fx.erase) erased.push_back(*fx.erase);
-  }));
-  // Erasure is idempotent: finish any that a crash interrupted.
-  for (const auto& ref : erased) {
-    if (auto st = store_.Erase(ref); !st) {
-      base::LogError("case_erase_failed", {{"case", ref}, {"code", st.error().code}});
-    }
-  }
-  // Emissions decided before a crash but never journaled.
-  size_t reemitted = 0;
-  for (auto& e : emissions) {
-    auto found = store_.FindEvent(e.header.event_id);
-    if (found && !*found) {
-      Emit(std::move(e));
-      ++reemitted;
-    }
-  }
-  base::LogInfo("recovered", {{"events", events},
-                              {"reemitted", static_cast<uint64_t>(reemitted)},
-                              {"ms", (base::MonotonicMicros() - started) / 1000}});
-  return base::Ok();
+  // While the replay runs, a case it has not finished may miss a journaled event: only the
+  // cases loaded completely fire.
+  auto due = recovery_ != nullptr
+                 ? engine_.DueTimersOf(recovery_->loaded(), clock_.NowMs(), *registry)
+                 : engine_.DueTimers(clock_.NowMs(), *registry);
+  for (auto& e : due) Emit(std::move(e));
 }
 
 }  // namespace relais::broker

@@ -569,6 +569,21 @@ std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView
   return out;
 }
 
+std::vector<Emission> CaseEngine::DueTimersOf(const std::unordered_set<std::string>& case_refs,
+                                              base::TimeMs now, const RegistryView& registry) {
+  std::vector<Emission> out;
+  std::vector<std::string> due;
+  for (const auto& ref : case_refs) {
+    auto it = timer_of_.find(ref);
+    if (it != timer_of_.end() && it->second <= now) due.push_back(ref);
+  }
+  for (const auto& ref : due) {
+    FireDue(cases_.at(ref), now, registry, out);
+    Rearm(ref);
+  }
+  return out;
+}
+
 void CaseEngine::FireDue(CaseState& c, base::TimeMs now, const RegistryView& registry,
                          std::vector<Emission>& out) {
   if (IsTerminal(c.state) || c.withdrawn) return;

@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
@@ -118,6 +119,10 @@ class CaseEngine {
 
   // Reminders, escalations and ruptures due at `now`, each produced once (marked fired).
   std::vector<Emission> DueTimers(base::TimeMs now, const RegistryView& registry);
+  // The same restricted to the cases in `case_refs` (while the start-up replay runs, only the
+  // cases loaded completely may fire: the others may miss a later journaled event).
+  std::vector<Emission> DueTimersOf(const std::unordered_set<std::string>& case_refs,
+                                    base::TimeMs now, const RegistryView& registry);
   // An emission failed to journal: let its timer fire again.
   void Unfire(const Emission& emission);
   // The next time DueTimers may have something (INT64_MAX when nothing is armed).

@@ -25,8 +25,15 @@ class FakeStore : public EventStore {
   base::Result<std::optional<Appended>> FindEvent(base::ByteView) override {
     return std::optional<Appended>();
   }
-  base::Status Replay(const std::function<void(uint64_t, const base::Bytes&)>&) override {
+  base::Status Replay(uint64_t, const std::function<bool(uint64_t, const base::Bytes&)>&) override {
     return base::Ok();
+  }
+  base::Status ReplayCase(const std::string&, uint64_t,
+                          const std::function<bool(uint64_t, const base::Bytes&)>&) override {
+    return base::Ok();
+  }
+  base::Result<std::optional<std::string>> ConsentCase(const std::string&) override {
+    return std::optional<std::string>();
   }
   base::Status Erase(const std::string&) override { return base::Ok(); }
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,

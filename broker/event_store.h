@@ -54,10 +54,18 @@ class EventStore {
   virtual uint64_t HeadSeq() = 0;
   // The stored event with this id, if any (duplicate detection before the lifecycle rules).
   virtual base::Result<std::optional<Appended>> FindEvent(base::ByteView event_id) = 0;
-  // Every stored event in seq order, metadata only (header bytes, no sealed bytes): start-up
-  // recovery of the case engine.
+  // The stored events with seq >= from_seq in seq order, metadata only (header bytes, no sealed
+  // bytes), until `visit` returns false: start-up recovery of the case engine, in chunks.
   virtual base::Status Replay(
-      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) = 0;
+      uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) = 0;
+  // The same restricted to the events of `case_ref` (a case loaded on demand while the replay
+  // runs); none when the store has no event of that case.
+  virtual base::Status ReplayCase(
+      const std::string& case_ref, uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) = 0;
+  // The case a consent id was granted for (derived state), nullopt when no stored grant has it.
+  virtual base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) = 0;
   // Crypto-shreds the sealed bytes of every stored event of `case_ref` (blocking).
   virtual base::Status Erase(const std::string& case_ref) = 0;
   // The same without waiting: ordered after every Append already submitted; `done` runs on a

@@ -57,13 +57,31 @@ base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteVie
 }
 
 base::Status JournalEventStore::Replay(
-    const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) {
+    uint64_t from_seq, const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) {
   base::Bytes header;  // one buffer for every entry
-  return Checked(reader_->ForEachHeader(1, [&](uint64_t seq, base::ByteView bytes) {
+  return Checked(reader_->ForEachHeader(from_seq, [&](uint64_t seq, base::ByteView bytes) {
     header.assign(bytes.begin(), bytes.end());
-    visit(seq, header);
-    return true;
+    return visit(seq, header);
   }));
+}
+
+base::Status JournalEventStore::ReplayCase(
+    const std::string& case_ref, uint64_t from_seq,
+    const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) {
+  // The writer's in-memory case numbers, because case_keys has no index on case_ref.
+  std::optional<int64_t> case_no = journal_->CaseNumber(case_ref);
+  if (!case_no) return base::Ok();
+  base::Bytes header;
+  return Checked(
+      reader_->ForEachHeaderOfCase(*case_no, from_seq, [&](uint64_t seq, base::ByteView bytes) {
+        header.assign(bytes.begin(), bytes.end());
+        return visit(seq, header);
+      }));
+}
+
+base::Result<std::optional<std::string>> JournalEventStore::ConsentCase(
+    const std::string& consent_id) {
+  return Checked(reader_->ConsentCase(consent_id));
 }
 
 base::Status JournalEventStore::Erase(const std::string& case_ref) {

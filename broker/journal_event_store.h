@@ -43,7 +43,12 @@ class JournalEventStore final : public EventStore {
   uint64_t HeadSeq() override;
   base::Result<std::optional<Appended>> FindEvent(base::ByteView event_id) override;
   base::Status Replay(
-      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) override;
+      uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override;
+  base::Status ReplayCase(
+      const std::string& case_ref, uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override;
+  base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) override;
   base::Status Erase(const std::string& case_ref) override;
   void EraseAsync(const std::string& case_ref, std::function<void(base::Status)> done) override;
   base::Result<std::vector<uint64_t>> Pending(const std::string& agency, uint64_t after,

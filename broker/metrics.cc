@@ -91,6 +91,10 @@ std::string BrokerMetrics::Render() const {
           zap_refused.load());
   Counter(out, "relais_healthy", "1 while the journal and the ZAP handler work.",
           healthy.load() ? 1 : 0, "gauge");
+  Counter(out, "relais_replay_pending",
+          "1 while the start-up replay of the journal runs (serving meanwhile; see "
+          "docs/operations.md).",
+          replay_pending.load() ? 1 : 0, "gauge");
   Counter(out, "relais_stream_forwarded_seq",
           "Highest journal seq stored in the replication stream (JetStream mode).",
           stream_forwarded_seq.load(), "gauge");

@@ -47,6 +47,8 @@ struct BrokerMetrics {
   std::atomic<uint64_t> zap_accepted{0};
   std::atomic<uint64_t> zap_refused{0};
   std::atomic<bool> healthy{true};
+  // 1 while the start-up replay of the journal into the case engine runs (broker_recovery.cc).
+  std::atomic<bool> replay_pending{false};
   // Replication to the stream (stream_forwarder.h); stay 0 in the embedded mode.
   std::atomic<uint64_t> stream_forwarded_seq{0};
   std::atomic<uint64_t> stream_forward_lag{0};

@@ -270,6 +270,9 @@ int Serve(const Config& c) {
   broker::BrokerOptions bo;
   bo.broker_agency = me;
   bo.session_timeout_us = c.session_timeout_ms * 1000;
+#ifdef RELAIS_CRASH_POINTS
+  bo.test_replay_hold_file = c.test_replay_hold_file;
+#endif
   bo.max_pending_publishes = c.max_pending;
   bo.delivery.ack_timeout_us = c.ack_timeout_ms * 1000;
   bo.delivery.max_attempts = c.max_attempts;

@@ -77,7 +77,10 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
   if (test_hooks) {
     d.add_options()("test-fault-file", po::value(&c.test_fault_file),
                     "TEST ONLY (relaisd_test_hooks): open the journal through the fault-injecting "
-                    "VFS, whose mode (ok, full, eio, fsync_error) is the first word of this file");
+                    "VFS, whose mode (ok, full, eio, fsync_error) is the first word of this file")(
+        "test-replay-hold-file", po::value(&c.test_replay_hold_file),
+        "TEST ONLY (relaisd_test_hooks): while this file exists, the start-up replay does not "
+        "go past the seq written in it");
   }
 #else
   (void)test_hooks;  // the installed relaisd has no test options at all

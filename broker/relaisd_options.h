@@ -40,7 +40,8 @@ struct RelaisdConfig {
   std::string log_level;
   std::vector<std::string> deadlines;
   std::string test_clock_file;
-  std::string test_fault_file;  // only with test_hooks (relaisd_test_hooks)
+  std::string test_fault_file;        // only with test_hooks (relaisd_test_hooks)
+  std::string test_replay_hold_file;  // only with test_hooks (BrokerOptions)
   // JetStream mode (docs/scale-out.md section 9); embedded when stream_url is empty.
   std::string stream_url;
   std::string stream_name;

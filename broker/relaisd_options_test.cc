@@ -43,6 +43,11 @@ TEST(RelaisdOptionsTest, ConfigTextErrors) {
   auto hooks = ParseRelaisdConfigText(std::string(kRequired) + "test-fault-file = f\n", true);
   ASSERT_TRUE(hooks) << hooks.error().ToString();
   EXPECT_EQ(hooks->test_fault_file, "f");
+  EXPECT_FALSE(
+      ParseRelaisdConfigText(std::string(kRequired) + "test-replay-hold-file = h\n", false));
+  auto hold = ParseRelaisdConfigText(std::string(kRequired) + "test-replay-hold-file = h\n", true);
+  ASSERT_TRUE(hold) << hold.error().ToString();
+  EXPECT_EQ(hold->test_replay_hold_file, "h");
 }
 
 // The example shipped in the package (/etc/relais/relaisd.conf) is a valid config.

@@ -27,8 +27,17 @@ class ReplicatedEventStore final : public EventStore {
     return local_.FindEvent(event_id);
   }
   base::Status Replay(
-      const std::function<void(uint64_t seq, const base::Bytes& header)>& visit) override {
-    return local_.Replay(visit);
+      uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override {
+    return local_.Replay(from_seq, visit);
+  }
+  base::Status ReplayCase(
+      const std::string& case_ref, uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override {
+    return local_.ReplayCase(case_ref, from_seq, visit);
+  }
+  base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) override {
+    return local_.ConsentCase(consent_id);
   }
   base::Status Erase(const std::string& case_ref) override;
   void EraseAsync(const std::string& case_ref, std::function<void(base::Status)> done) override;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "base/crash_point.h"
@@ -62,6 +63,7 @@ base::Status BatchWriter::PrepareStatements() {
 
 base::Status BatchWriter::LoadCaseNumbers() {
   RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT case_no, case_ref FROM case_keys"));
+  std::unique_lock lock(case_numbers_mu_);
   int64_t max_case = 0;
   while (true) {
     RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("loading case numbers"));
@@ -79,7 +81,10 @@ base::Status BatchWriter::Abort(base::Status error) {
   derived_.DiscardCursors();
   head_ = saved_head_;
   next_case_no_ = saved_next_case_no_;
-  for (const std::string& case_ref : batch_new_cases_) case_numbers_.erase(case_ref);
+  {
+    std::unique_lock lock(case_numbers_mu_);
+    for (const std::string& case_ref : batch_new_cases_) case_numbers_.erase(case_ref);
+  }
   batch_new_cases_.clear();
   return error;
 }
@@ -137,6 +142,13 @@ int64_t BatchWriter::CaseNumber(const std::string& case_ref, bool* is_new) const
   return *is_new ? next_case_no_ : it->second;
 }
 
+std::optional<int64_t> BatchWriter::FindCaseNumber(const std::string& case_ref) const {
+  std::shared_lock lock(case_numbers_mu_);
+  auto it = case_numbers_.find(case_ref);
+  if (it == case_numbers_.end()) return std::nullopt;
+  return it->second;
+}
+
 base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeMs received_at) {
   bool new_case = false;
   const int64_t case_no = CaseNumber(r.case_ref, &new_case);
@@ -166,7 +178,10 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
   if (new_case) {
     insert_case_.Bind(1, case_no).Bind(2, r.case_ref);
     RELAIS_RETURN_IF_ERROR(insert_case_.Run("recording a case number"));
-    case_numbers_.emplace(r.case_ref, case_no);
+    {
+      std::unique_lock lock(case_numbers_mu_);
+      case_numbers_.emplace(r.case_ref, case_no);
+    }
     batch_new_cases_.push_back(r.case_ref);
     ++next_case_no_;
   }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -73,6 +74,10 @@ class BatchWriter {
   base::Result<std::optional<Checkpoint>> CheckpointIfDue(bool force);
   // Milliseconds until a time-based checkpoint falls due; nullopt when none can be.
   std::optional<base::TimeMs> MsUntilCheckpointDue() const;
+  // The case number of `case_ref` (nullopt: no entry of it yet). The only method safe from any
+  // thread (the broker's I/O thread reads a case's entries by number while the writer runs); a
+  // number first given in a transaction not yet committed has no committed entry yet.
+  std::optional<int64_t> FindCaseNumber(const std::string& case_ref) const;
   // Deletes bodies and wraps of `case_ref` then checkpoints the WAL with TRUNCATE.
   base::Status Erase(const std::string& case_ref);
   // Copies every WAL frame into the database and truncates the WAL to zero bytes, retrying
@@ -113,6 +118,7 @@ class BatchWriter {
   // docs/journal-format.md §2). Cases first seen in the running transaction are also listed in
   // batch_new_cases_ so that a rollback can forget them.
   std::unordered_map<std::string, int64_t> case_numbers_;
+  mutable std::shared_mutex case_numbers_mu_;  // held to change case_numbers_, or by other threads
   std::vector<std::string> batch_new_cases_;
   std::optional<Checkpoint> last_checkpoint_;
   base::TimeMs last_checkpoint_time_ = 0;

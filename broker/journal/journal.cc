@@ -150,6 +150,11 @@ base::Status Journal::Close() {
   return result;
 }
 
+std::optional<int64_t> Journal::CaseNumber(const std::string& case_ref) const {
+  if (writer_ == nullptr) return std::nullopt;
+  return writer_->FindCaseNumber(case_ref);
+}
+
 Head Journal::head() const {
   std::lock_guard<std::mutex> lock(head_mu_);
   return head_;

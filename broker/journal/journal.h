@@ -158,6 +158,9 @@ class Journal {
   base::Status Close();
 
   Head head() const;
+  // The number the journal gave `case_ref` (entries_case(case_no, seq)), nullopt when the journal
+  // has no entry of it. Thread-safe, but not concurrently with Close().
+  std::optional<int64_t> CaseNumber(const std::string& case_ref) const;
   uint64_t head_seq() const { return head_seq_.load(std::memory_order_acquire); }
   // Ok while the writer runs; the fail-stop (or closed) error after.
   base::Status health() const;

@@ -117,6 +117,22 @@ base::Status JournalReader::ForEachHeader(
   }
 }
 
+base::Status JournalReader::ForEachHeaderOfCase(
+    int64_t case_no, uint64_t from_seq,
+    const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
+  RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT seq, header FROM entries WHERE case_no = "
+                                                  "?1 AND seq >= ?2 ORDER BY seq"));
+  stmt.Bind(1, case_no).Bind(2, static_cast<int64_t>(from_seq));
+  while (true) {
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading a case's headers"));
+    if (!row) return base::Ok();
+    if (!visit(static_cast<uint64_t>(stmt.Int(0)), stmt.BlobView(1))) {
+      stmt.Reset();
+      return base::Ok();
+    }
+  }
+}
+
 base::Status JournalReader::ByCase(const std::string& case_ref, const EntryVisitor& visit,
                                    ReadScope scope) {
   // case_keys has no index on case_ref (random keys would cost every new case a random page
@@ -227,6 +243,17 @@ base::Result<std::optional<CaseRow>> JournalReader::Case(const std::string& case
 
 base::Result<std::vector<ConsentRow>> JournalReader::Consents(const std::string& case_ref) {
   return internal::QueryConsents(*db_, case_ref);
+}
+
+base::Result<std::optional<std::string>> JournalReader::ConsentCase(const std::string& consent_id) {
+  RELAIS_ASSIGN_OR_RETURN(Stmt stmt,
+                          db_->Prepare("SELECT case_ref FROM consents WHERE consent_id = ?1"));
+  stmt.Bind(1, consent_id);
+  RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading a consent"));
+  if (!row) return std::optional<std::string>();
+  std::optional<std::string> case_ref = stmt.Text(0);
+  stmt.Reset();
+  return case_ref;
 }
 
 base::Result<std::vector<DisclosureRow>> JournalReader::Disclosures(const std::string& case_ref) {

@@ -69,6 +69,12 @@ class JournalReader {
   // only during the call.
   base::Status ForEachHeader(uint64_t from_seq,
                              const std::function<bool(uint64_t seq, base::ByteView header)>& visit);
+  // The seq and stored header bytes of the entries of case number `case_no` (Journal::CaseNumber)
+  // with seq >= from_seq, in seq order, through the entries_case index (start-up: a case loaded
+  // on demand). `header` is valid only during the call.
+  base::Status ForEachHeaderOfCase(
+      int64_t case_no, uint64_t from_seq,
+      const std::function<bool(uint64_t seq, base::ByteView header)>& visit);
   // Entries of one case, in seq order.
   base::Status ByCase(const std::string& case_ref, const EntryVisitor& visit,
                       ReadScope scope = ReadScope::kMetadata);
@@ -105,6 +111,8 @@ class JournalReader {
   base::Result<uint64_t> LastStreamOrigin();
   base::Result<std::optional<CaseRow>> Case(const std::string& case_ref);
   base::Result<std::vector<ConsentRow>> Consents(const std::string& case_ref);
+  // The case the consent id was granted for (derived consents table), nullopt when none.
+  base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id);
   // Every entry of the case with each of its deliveries, in seq then agency order: who was sent
   // what, when, and whether their system acknowledged it (the person's disclosure receipt).
   base::Result<std::vector<DisclosureRow>> Disclosures(const std::string& case_ref);

@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <latch>
 #include <thread>
 #include <unordered_map>
@@ -199,6 +200,17 @@ void MeasureRestart(Shared& sh, testing::BrokerProcess& broker, size_t probe, Sy
   auto r = client->Publish(sh.envelopes[probe], sdk::DeadlineAfter(60s));
   out->restart.kill_to_first_publish_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
   if (!r) std::fprintf(stderr, "publish after restart: %s\n", r.error().ToString().c_str());
+  // relaisd serves while it replays the journal; its `recovered ... ms=` line ends the replay.
+  const std::string needle = " recovered events=";
+  if (broker.process()->WaitForLog(needle, 600s)) {
+    out->restart.kill_to_recovered_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+    const std::string log = broker.process()->Log();
+    size_t line = log.find(needle);
+    size_t ms = log.find(" ms=", line);
+    if (ms != std::string::npos && ms < log.find('\n', line)) {
+      out->restart.replay_ms = std::atoll(log.c_str() + ms + 4);
+    }
+  }
 }
 
 }  // namespace
@@ -296,6 +308,10 @@ SystemResult RunRelais(const LoadSpec& spec, int stream_nodes) {
     stream = std::move(log).value();
   }
   testing::BrokerProcess broker(deployment, flags);
+  // Another relaisd to compare builds in one session (e.g. the one before a change).
+  if (const char* other = std::getenv("RELAIS_BENCH_RELAISD"); other != nullptr && *other != 0) {
+    broker.set_binary(other);
+  }
   broker.Start();
   sh.endpoint = broker.endpoint();
   const pid_t pid = broker.process()->pid();

@@ -41,6 +41,8 @@ struct RestartResult {
   int64_t journal_bytes = 0;
   double kill_to_ready_s = 0;          // relaisd started again until it logs relaisd_ready
   double kill_to_first_publish_s = 0;  // ... until a new publish is durably acked
+  double kill_to_recovered_s = 0;      // ... until it logs `recovered` (the replay is over)
+  int64_t replay_ms = 0;               // the replay's own duration, from that log line
 };
 
 struct SystemResult {
