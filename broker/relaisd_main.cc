@@ -136,7 +136,7 @@ base::Status StartReplication(const Config& c, broker::EventStore& local,
   fo.naming = {c.deployment, c.territory, c.instance};
   RELAIS_ASSIGN_OR_RETURN(r.forwarder, broker::StreamForwarder::Start(fo, *r.log, *r.keys,
                                                                       std::move(secret), &metrics));
-  r.store = std::make_unique<broker::ReplicatedEventStore>(local, *r.forwarder);
+  r.store = std::make_unique<broker::ReplicatedEventStore>(local, *r.forwarder, c.stream_ingest);
   if (c.stream_ingest) {
     broker::IngesterOptions io;
     io.journal = c.journal;

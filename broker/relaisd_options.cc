@@ -70,9 +70,9 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
       "file on every instance of the deployment; created if absent (default "
       "<journal>.stream-secret)")(
       "stream-ingest", po::value(&c.stream_ingest)->default_value(true),
-      "JetStream mode: also read the other instances' events and acknowledgements from the "
-      "stream, to serve their recipients here (several relaisd instances, docs/scale-out.md "
-      "section 12)");
+      "JetStream mode: several relaisd instances share the stream (docs/scale-out.md section "
+      "12): read the others' events and acknowledgements from it to serve their recipients here, "
+      "and send this instance's acknowledgements to it. false: an instance alone on its stream");
 #ifdef RELAIS_CRASH_POINTS
   if (test_hooks) {
     d.add_options()("test-fault-file", po::value(&c.test_fault_file),

@@ -16,8 +16,10 @@ namespace relais::broker {
 class ReplicatedEventStore final : public EventStore {
  public:
   // `local` and `forwarder` must outlive this object.
-  ReplicatedEventStore(EventStore& local, StreamForwarder& forwarder)
-      : local_(local), forwarder_(forwarder) {}
+  // `replicate_acks`: acknowledgements are also sent to the stream for the other instances
+  // (several instances; false for an instance alone on its stream).
+  ReplicatedEventStore(EventStore& local, StreamForwarder& forwarder, bool replicate_acks = true)
+      : local_(local), forwarder_(forwarder), replicate_acks_(replicate_acks) {}
 
   void Append(schema::Envelope envelope, schema::Header header,
               std::vector<journal::DerivedMutation> mutations,
@@ -49,7 +51,7 @@ class ReplicatedEventStore final : public EventStore {
   // Recorded locally, then sent to the stream for the other instances.
   void RecordAck(const std::string& agency, uint64_t seq) override {
     local_.RecordAck(agency, seq);
-    forwarder_.QueueAck(agency, seq);
+    if (replicate_acks_) forwarder_.QueueAck(agency, seq);
   }
   void RecordAckFromStream(const std::string& agency, uint64_t seq) override {
     local_.RecordAck(agency, seq);
@@ -70,6 +72,7 @@ class ReplicatedEventStore final : public EventStore {
  private:
   EventStore& local_;
   StreamForwarder& forwarder_;
+  const bool replicate_acks_;
 };
 
 }  // namespace relais::broker
