@@ -6,7 +6,9 @@
 #define RELAIS_BASE_CLOCK_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace relais::base {
@@ -57,6 +59,10 @@ int64_t MonotonicMicros();
 constexpr TimeMs kMsPerSecond = 1000;
 constexpr TimeMs kMsPerHour = 3600 * kMsPerSecond;
 constexpr TimeMs kMsPerDay = 24 * kMsPerHour;
+
+// Calls `done` every 5 ms until it returns true or `timeout` has passed; returns its last answer.
+// For waits on another thread's progress (tests, shutdown), not for timing.
+bool PollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
 }  // namespace relais::base
 

@@ -61,11 +61,7 @@ std::optional<base::Error> StreamAuditWriter::failure() const {
 }
 
 bool StreamAuditWriter::WaitCovered(uint64_t seq, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (covered_.load() < seq && !failed_.load()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  base::PollUntil([&] { return covered_.load() >= seq || failed_.load(); }, timeout);
   return covered_.load() >= seq;
 }
 

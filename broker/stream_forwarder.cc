@@ -78,11 +78,7 @@ void StreamForwarder::Shred(const std::string& case_ref, std::function<void(base
 }
 
 bool StreamForwarder::WaitForwarded(uint64_t seq, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (hw_.load() < seq && !failed_.load()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  base::PollUntil([&] { return hw_.load() >= seq || failed_.load(); }, timeout);
   return hw_.load() >= seq;
 }
 
@@ -237,6 +233,18 @@ base::Result<const crypto::AtRestKey*> StreamForwarder::KeyFor(const std::string
   return slot ? &*slot : nullptr;
 }
 
+std::optional<std::vector<AppendResult>> StreamForwarder::AppendAll(
+    const std::vector<LogMessage>& msgs) {
+  // One pipelined batch; on kRetryLater the whole batch is resent with the same ids.
+  auto r = Retry<std::vector<AppendResult>>([&]() -> base::Result<std::vector<AppendResult>> {
+    if (msgs.empty()) return std::vector<AppendResult>();
+    return log_.AppendBatch(msgs);
+  });
+  if (r) return std::move(r).value();
+  if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
+  return std::nullopt;
+}
+
 void StreamForwarder::QueueAck(const std::string& agency, uint64_t seq) {
   {
     std::lock_guard lock(mu_);
@@ -278,14 +286,8 @@ bool StreamForwarder::ForwardAcks() {
     }
     msgs.push_back(std::move(msg).value());
   }
-  auto r = Retry<std::vector<AppendResult>>([&]() -> base::Result<std::vector<AppendResult>> {
-    if (msgs.empty()) return std::vector<AppendResult>();
-    return log_.AppendBatch(msgs);
-  });
-  if (!r) {
-    if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
-    return false;  // stopping: the acks not sent are lost (docs/scale-out.md)
-  }
+  auto r = AppendAll(msgs);
+  if (!r) return false;  // stopping: the acks not sent are lost (docs/scale-out.md)
   if (metrics_ != nullptr) metrics_->stream_acks_forwarded.fetch_add(msgs.size());
   return true;
 }
@@ -345,15 +347,8 @@ bool StreamForwarder::ForwardBatch() {
     }
     msgs.push_back(std::move(msg).value());
   }
-  // One pipelined batch; on kRetryLater the whole batch is resent with the same ids.
-  auto r = Retry<std::vector<AppendResult>>([&]() -> base::Result<std::vector<AppendResult>> {
-    if (msgs.empty()) return std::vector<AppendResult>();
-    return log_.AppendBatch(msgs);
-  });
-  if (!r) {
-    if (r.error().kind != base::ErrorKind::kRetryLater) Fail(r.error());
-    return false;
-  }
+  auto r = AppendAll(msgs);
+  if (!r) return false;
   hw_.store(last);
   if (metrics_ != nullptr) {
     metrics_->stream_forwarded_seq.store(last);

@@ -95,6 +95,9 @@ class StreamForwarder {
   void RunShreds();
   // Forwards up to one batch; false when there was nothing to forward.
   bool ForwardBatch();
+  // Appends `msgs` with one AppendBatch, retried while kRetryLater; nullopt when stopping or
+  // failed (Fail was called for a permanent error).
+  std::optional<std::vector<AppendResult>> AppendAll(const std::vector<LogMessage>& msgs);
   // Sends queued acks of forwarded entries; false when there was none.
   bool ForwardAcks();
   // Retries `op` while it answers kRetryLater; false when stopping. Other errors are returned.

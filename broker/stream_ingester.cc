@@ -54,12 +54,7 @@ void StreamIngester::Done(uint64_t stream_seq, bool ok) {
 }
 
 bool StreamIngester::WaitIngested(uint64_t stream_seq, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (ingested_.load() < stream_seq) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
+  return base::PollUntil([&] { return ingested_.load() >= stream_seq; }, timeout);
 }
 
 bool StreamIngester::Sleep(std::chrono::milliseconds d) {
