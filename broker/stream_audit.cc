@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "broker/stream_retry.h"
 
 namespace relais::broker {
 
@@ -67,14 +68,7 @@ bool StreamAuditWriter::WaitCovered(uint64_t seq, std::chrono::milliseconds time
 
 template <typename T, typename Op>
 base::Result<T> StreamAuditWriter::Retry(Op op) {
-  auto backoff = options_.min_backoff;
-  while (true) {
-    base::Result<T> r = op();
-    if (r || r.error().kind != base::ErrorKind::kRetryLater) return r;
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, backoff, [this] { return stop_; })) return r;
-    backoff = std::min(backoff * 2, options_.max_backoff);
-  }
+  return RetryWhileLater<T>(op, mu_, cv_, stop_, options_.min_backoff, options_.max_backoff);
 }
 
 void StreamAuditWriter::Fail(const base::Error& error) {

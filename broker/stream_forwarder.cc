@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "broker/stream_retry.h"
 
 namespace relais::broker {
 
@@ -157,15 +158,11 @@ void StreamForwarder::Run() {
 
 template <typename T, typename Op>
 base::Result<T> StreamForwarder::Retry(Op op) {
-  auto backoff = options_.min_backoff;
-  while (true) {
-    base::Result<T> r = op();
-    if (r || r.error().kind != base::ErrorKind::kRetryLater) return r;
-    if (metrics_ != nullptr) metrics_->stream_forward_retries.fetch_add(1);
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, backoff, [this] { return stop_; })) return r;
-    backoff = std::min(backoff * 2, options_.max_backoff);
-  }
+  return RetryWhileLater<T>(op, mu_, cv_, stop_, options_.min_backoff, options_.max_backoff,
+                            [this] {
+                              if (metrics_ != nullptr)
+                                metrics_->stream_forward_retries.fetch_add(1);
+                            });
 }
 
 void StreamForwarder::RunShreds() {

@@ -327,6 +327,24 @@ std::unique_ptr<sdk::Client> ConnectClient(const Deployment& deployment,
   return std::move(client).value();
 }
 
+base::Result<std::unique_ptr<sdk::Client>> ConnectFailoverClient(
+    const Deployment& deployment, const crypto::AgencyIdentity& identity,
+    const std::string& endpoints) {
+  using std::chrono::milliseconds;
+  RELAIS_ASSIGN_OR_RETURN(auto key,
+                          sdk::BrokerCurveKey(deployment.Registry(), base::SystemClock().NowMs()));
+  sdk::ClientOptions o;
+  o.endpoints = {endpoints};
+  o.broker_curve_public = key;
+  o.identity = &identity;
+  o.heartbeat_interval = milliseconds(500);
+  o.silence_timeout = milliseconds(3000);
+  o.failover_timeout = milliseconds(500);
+  o.ack_timeout = milliseconds(2000);
+  o.close_linger = milliseconds(200);
+  return sdk::Client::Connect(o);
+}
+
 schema::Header ReferralHeader(const std::vector<std::string>& recipients, base::TimeMs now,
                               const std::string& case_ref) {
   schema::Header h;

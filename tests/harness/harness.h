@@ -155,6 +155,14 @@ class BrokerProcess {
   int starts_ = 0;
 };
 
+// An SDK client of the failover tests: `endpoints` lists several brokers (comma-separated), and
+// the client moves on after 500 ms without a working connection (heartbeats every 500 ms,
+// silence 3 s, ack timeout 2 s). An error is returned, not thrown (clients may connect while a
+// broker is down).
+base::Result<std::unique_ptr<sdk::Client>> ConnectFailoverClient(
+    const Deployment& deployment, const crypto::AgencyIdentity& identity,
+    const std::string& endpoints);
+
 // An SDK client for an agency of the deployment, connected to the broker.
 std::unique_ptr<sdk::Client> ConnectClient(const Deployment& deployment,
                                            const crypto::AgencyIdentity& identity,

@@ -117,19 +117,7 @@ class FailoverLong : public ::testing::Test {
   }
 
   std::unique_ptr<sdk::Client> Connect(const std::string& id, const std::string& endpoints) {
-    auto key = sdk::BrokerCurveKey(registry_, base::SystemClock().NowMs());
-    EXPECT_TRUE(key);
-    if (!key) return nullptr;
-    sdk::ClientOptions o;
-    o.endpoints = {endpoints};
-    o.broker_curve_public = *key;
-    o.identity = &identities_.at(id);
-    o.heartbeat_interval = 500ms;
-    o.silence_timeout = 3000ms;
-    o.failover_timeout = 500ms;
-    o.ack_timeout = 2000ms;
-    o.close_linger = 200ms;
-    auto c = sdk::Client::Connect(o);
+    auto c = ConnectFailoverClient(*deployment_, identities_.at(id), endpoints);
     EXPECT_TRUE(c) << c.error().ToString();
     return c ? std::move(c).value() : nullptr;
   }

@@ -42,18 +42,7 @@ class FailoverTest : public ::testing::Test {
 
   // A client listing both brokers in one comma-separated value, as `--broker A,B` gives it.
   std::unique_ptr<sdk::Client> Connect(const crypto::AgencyIdentity& id) {
-    auto key = sdk::BrokerCurveKey(deployment_->Registry(), base::SystemClock().NowMs());
-    EXPECT_TRUE(key);
-    sdk::ClientOptions o;
-    o.endpoints = {a_->endpoint() + "," + b_->endpoint()};
-    o.broker_curve_public = *key;
-    o.identity = &id;
-    o.heartbeat_interval = 500ms;
-    o.silence_timeout = 3000ms;
-    o.failover_timeout = 500ms;
-    o.ack_timeout = 2000ms;
-    o.close_linger = 200ms;
-    auto c = sdk::Client::Connect(o);
+    auto c = ConnectFailoverClient(*deployment_, id, a_->endpoint() + "," + b_->endpoint());
     EXPECT_TRUE(c) << c.error().ToString();
     return c ? std::move(c).value() : nullptr;
   }
