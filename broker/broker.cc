@@ -454,6 +454,8 @@ void Broker::UpdateGauges() {
   }
   metrics_.zap_accepted.store(server_.Stats().zap_accepted.load());
   metrics_.zap_refused.store(server_.Stats().zap_refused.load());
+  metrics_.sources_banned.store(server_.Stats().sources_banned.load());
+  metrics_.banned_now.store(server_.Stats().banned_now.load());
 }
 
 }  // namespace relais::broker

@@ -89,6 +89,11 @@ std::string BrokerMetrics::Render() const {
   Counter(out, "relais_zap_accepted_total", "CURVE handshakes admitted.", zap_accepted.load());
   Counter(out, "relais_zap_refused_total", "CURVE handshakes refused (unknown or revoked key).",
           zap_refused.load());
+  Counter(out, "relais_sources_banned_total",
+          "Source addresses banned for opening too many connections (--ban-connections).",
+          sources_banned.load());
+  Counter(out, "relais_sources_banned", "Source addresses banned at the moment.", banned_now.load(),
+          "gauge");
   Counter(out, "relais_healthy", "1 while the journal and the ZAP handler work.",
           healthy.load() ? 1 : 0, "gauge");
   Counter(out, "relais_replay_pending",

@@ -46,6 +46,8 @@ struct BrokerMetrics {
   std::atomic<uint64_t> escalations_pending{0};
   std::atomic<uint64_t> zap_accepted{0};
   std::atomic<uint64_t> zap_refused{0};
+  std::atomic<uint64_t> sources_banned{0};
+  std::atomic<uint64_t> banned_now{0};
   std::atomic<bool> healthy{true};
   // 1 while the start-up replay of the journal into the case engine runs (broker_recovery.cc).
   std::atomic<bool> replay_pending{false};

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -243,6 +244,8 @@ int Serve(const Config& c) {
   transport::ServerOptions so;
   so.endpoint = c.listen;
   so.allow_from = c.allow_from;
+  so.ban_connections = std::max(0, c.ban_connections);
+  so.ban_ms = int64_t{std::max(1, c.ban_seconds)} * 1000;
   so.curve_public = identity->pub.curve_public;
   so.curve_secret = &identity->curve_secret;
   broker::RegistryStore* reg = registry->get();

@@ -16,9 +16,14 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
   d.add_options()("listen", po::value(&c.listen)->default_value("tcp://127.0.0.1:7411"),
                   "ZeroMQ endpoint the broker binds (CURVE server)")(
       "allow-from", po::value(&c.allow_from)->composing(),
-      "a source network allowed to connect, IP or CIDR (repeatable); connections from other "
-      "addresses are closed at accept, before any handshake work (docs/operations.md, "
-      "\"Exposure\"). Absent: every address")(
+      "a source network allowed to connect, IPv4 address or CIDR (repeatable); on an IPv4 "
+      "endpoint the kernel drops other addresses' connection requests, before any handshake "
+      "work (docs/operations.md, \"Exposure\"). Absent: every address")(
+      "ban-connections", po::value(&c.ban_connections)->default_value(100),
+      "a source address opening more connections than this within 10 s is dropped by the kernel "
+      "for --ban-seconds (a flood of handshakes; 0: never)")(
+      "ban-seconds", po::value(&c.ban_seconds)->default_value(60),
+      "how long such a source stays banned")(
       "journal", po::value(&c.journal)->default_value("relais-journal.db"),
       "path of the SQLite journal (created if absent)")("registry", po::value(&c.registry),
                                                         "signed agency registry file (required)")(

@@ -24,6 +24,8 @@ namespace relais::broker {
 struct RelaisdConfig {
   std::string listen;
   std::vector<std::string> allow_from;
+  int ban_connections = 100;
+  int ban_seconds = 60;
   std::string journal;
   std::string registry;
   std::string authority_pub;

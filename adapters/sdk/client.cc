@@ -373,7 +373,8 @@ struct Client::Impl {
       if (done()) return;
       SteadyTime now = SteadyClock::now();
       if (now >= until) return;
-      auto wait = std::chrono::duration_cast<milliseconds>(std::min(until, NextWake()) - now);
+      // Rounded up: the socket waits in whole milliseconds, and a wait of 0 would spin.
+      auto wait = std::chrono::ceil<milliseconds>(std::min(until, NextWake()) - now);
       conn->Wait(std::clamp(wait, milliseconds(0), milliseconds(1000)));
     }
   }
@@ -518,7 +519,7 @@ base::Status Client::SubmitPublish(const schema::Envelope& envelope, Deadline de
   return impl_->Submit(envelope, std::move(header.event_id), deadline);
 }
 
-std::vector<PublishResult> Client::PollAcks(std::chrono::milliseconds timeout) {
+std::vector<PublishResult> Client::PollAcks(std::chrono::microseconds timeout) {
   Impl& s = *impl_;
   s.Pump(SteadyClock::now() + timeout, [&s] { return !s.completed.empty(); });
   std::vector<PublishResult> out(std::make_move_iterator(s.completed.begin()),

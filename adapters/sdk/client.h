@@ -169,10 +169,11 @@ class Client {
   base::Result<PublishOutcome> Publish(const schema::Envelope& envelope, Deadline deadline);
 
   // Pipelined publishing: SubmitPublish sends at once and returns; PollAcks returns the outcomes
-  // completed so far, waiting up to `timeout` for at least one. Each submitted envelope gets
+  // completed so far, waiting up to `timeout` for at least one (returning as soon as one is
+  // there; without one, up to a millisecond late, never spinning). Each submitted envelope gets
   // exactly one PublishResult (ok, fatal error, or "publish_timeout" at its deadline).
   base::Status SubmitPublish(const schema::Envelope& envelope, Deadline deadline);
-  std::vector<PublishResult> PollAcks(std::chrono::milliseconds timeout);
+  std::vector<PublishResult> PollAcks(std::chrono::microseconds timeout);
   size_t PublishesInFlight() const;
 
   // Publishes all `envelopes` keeping at most `window` in flight; results in input order.

@@ -38,7 +38,9 @@ void Journal::Append(AppendRequest request, AppendCallback done) {
     done(std::move(prepared).error());
     return;
   }
-  QueueItem item{AppendWork{std::move(prepared).value(), std::move(done)}, base::MonotonicMicros()};
+  const int64_t now_us = base::MonotonicMicros();
+  QueueItem item{AppendWork{std::move(prepared).value(), std::move(done)}, now_us,
+                 now_us + options_.max_wait.count()};
   if (auto error = queue_->Push(std::move(item))) internal::FailItem(item, *error);
 }
 
@@ -51,7 +53,12 @@ std::future<base::Result<AppendResult>> Journal::AppendAsync(AppendRequest reque
 }
 
 void Journal::Update(DeliveryUpdate update, StatusCallback done) {
-  QueueItem item{UpdateWork{std::move(update), std::move(done)}, base::MonotonicMicros()};
+  // Acknowledgements may wait longer: they ride along with the next publish's commit.
+  const bool ack =
+      std::holds_alternative<AckDelivery>(update) || std::holds_alternative<AdvanceCursor>(update);
+  const int64_t now_us = base::MonotonicMicros();
+  QueueItem item{UpdateWork{std::move(update), std::move(done)}, now_us,
+                 now_us + (ack ? options_.ack_wait : options_.max_wait).count()};
   if (auto error = queue_->Push(std::move(item))) internal::FailItem(item, *error);
 }
 
@@ -188,7 +195,7 @@ void Journal::WriterLoop() {
       int64_t backoff_ms = (checkpoint_retry_us - base::MonotonicMicros()) / 1000;
       idle = std::chrono::milliseconds(std::max<int64_t>(*ms, backoff_ms));
     }
-    WorkQueue::Taken taken = queue_->Take(items, options_.max_wait, idle);
+    WorkQueue::Taken taken = queue_->Take(items, idle);
     if (taken == WorkQueue::Taken::kFailed) break;
     if (taken == WorkQueue::Taken::kTimeout) {
       auto written = writer_->CheckpointIfDue(/*force=*/false);

@@ -86,7 +86,11 @@ struct BatchStats {
 struct JournalOptions {
   std::filesystem::path path;  // the database file; "<path>.lock" is the writer's lock file
   size_t max_batch = 256;
-  std::chrono::microseconds max_wait{1000};
+  // Group commit (docs/journal-format.md §6): how long an append or update may wait in the
+  // queue for others to share its transaction; acknowledgements (AckDelivery, AdvanceCursor)
+  // wait up to ack_wait. A full batch (max_batch) starts at once.
+  std::chrono::microseconds max_wait{200};
+  std::chrono::microseconds ack_wait{5000};
   // Appends and updates allowed to wait for the writer; beyond, they are refused with
   // kRetryLater "journal_overloaded" (callers should bound their own in-flight requests first).
   size_t max_queued = 100'000;

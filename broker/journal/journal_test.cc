@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -171,6 +173,48 @@ TEST_F(JournalTest, RefusesADecodedHeaderThatDiffersFromTheHeaderBytes) {
   auto r = journal->AppendAsync(std::move(request)).get();
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, "header_mismatch");
+}
+
+// Group commit: an acknowledgement waits (ack_wait) for a publish to share its transaction; the
+// publish itself does not wait (max_wait 0) and takes the waiting acknowledgement along.
+TEST_F(JournalTest, AnAcknowledgementRidesAlongWithTheNextAppend) {
+  JournalOptions options = Options();
+  options.max_wait = std::chrono::microseconds(0);
+  options.ack_wait = std::chrono::seconds(30);
+  std::mutex mu;
+  std::vector<BatchStats> batches;
+  options.on_batch = [&](const BatchStats& s) {
+    std::lock_guard<std::mutex> lock(mu);
+    batches.push_back(s);
+  };
+  auto journal = Open(options);
+  EXPECT_EQ(AppendMany(*journal, 1)[0].seq, 1u);  // with its deliveries
+  auto ack = journal->UpdateAsync(AckDelivery{"siao-75", 1, 7'000});
+  EXPECT_EQ(ack.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
+      << "the acknowledgement was committed alone, without waiting for company";
+  EXPECT_EQ(AppendOk(*journal, MakeRequest({})).seq, 2u);
+  ASSERT_EQ(ack.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "the append's transaction did not take the waiting acknowledgement";
+  EXPECT_TRUE(ack.get().has_value());
+  ASSERT_TRUE(journal->Close().has_value());
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[1].appends, 1u);
+  EXPECT_EQ(batches[1].updates, 1u);
+  auto rows = *Reader()->Deliveries("siao-75", 0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].acked_at, 7'000);
+}
+
+// Without a publish to ride along with, an acknowledgement is committed after ack_wait.
+TEST_F(JournalTest, AnAcknowledgementAloneIsCommittedAfterItsWait) {
+  JournalOptions options = Options();
+  options.ack_wait = std::chrono::milliseconds(20);
+  auto journal = Open(options);
+  EXPECT_EQ(AppendMany(*journal, 1)[0].seq, 1u);
+  EXPECT_TRUE(journal->UpdateAsync(AckDelivery{"siao-75", 1, 7'000}).get().has_value());
+  auto rows = *Reader()->Deliveries("siao-75", 0, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].acked_at, 7'000);
 }
 
 TEST_F(JournalTest, RefusesAppendsBeyondTheQueueBoundAsRetryLater) {

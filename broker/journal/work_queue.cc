@@ -1,11 +1,15 @@
 #include "broker/journal/work_queue.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "base/clock.h"
 
 namespace relais::journal::internal {
 
 std::optional<base::Error> WorkQueue::Push(QueueItem&& item) {
   size_t size;
+  bool earlier;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failure_) return failure_;
@@ -13,15 +17,19 @@ std::optional<base::Error> WorkQueue::Push(QueueItem&& item) {
       return base::RetryLater("journal_overloaded",
                               std::to_string(items_.size()) + " requests are already queued");
     }
+    if (IsControl(item)) item.due_us = item.enqueued_us;
+    earlier = item.due_us < earliest_due_us_;
+    earliest_due_us_ = std::min(earliest_due_us_, item.due_us);
     items_.push_back(std::move(item));
     size = items_.size();
   }
-  // Wake an idle writer on the first item, a filling one when a batch is complete.
-  if (size == 1 || size == max_batch_) cv_.notify_one();
+  // Wake an idle writer on the first item, a filling one when a batch is complete or when this
+  // item is due before the batch it waits for.
+  if (size == 1 || size == max_batch_ || earlier) cv_.notify_one();
   return std::nullopt;
 }
 
-WorkQueue::Taken WorkQueue::Take(std::vector<QueueItem>& out, std::chrono::microseconds max_wait,
+WorkQueue::Taken WorkQueue::Take(std::vector<QueueItem>& out,
                                  std::optional<std::chrono::milliseconds> idle_timeout) {
   out.clear();
   std::unique_lock<std::mutex> lock(mu_);
@@ -35,12 +43,15 @@ WorkQueue::Taken WorkQueue::Take(std::vector<QueueItem>& out, std::chrono::micro
   if (IsControl(items_.front())) {
     out.push_back(std::move(items_.front()));
     items_.pop_front();
+    earliest_due_us_ = items_.empty() ? INT64_MAX : INT64_MIN;  // the rest is taken next
     return Taken::kWork;
   }
-  // Group commit: wait for a full batch, but no longer than max_wait after the oldest item.
-  const int64_t deadline_us = items_.front().enqueued_us + max_wait.count();
+  // Group commit: wait for a full batch, but no longer than the earliest item is due.
   while (items_.size() < max_batch_ && !failure_) {
-    const int64_t left_us = deadline_us - base::MonotonicMicros();
+    int64_t due_us = INT64_MAX;
+    for (const QueueItem& item : items_) due_us = std::min(due_us, item.due_us);
+    earliest_due_us_ = due_us;
+    const int64_t left_us = due_us - base::MonotonicMicros();
     if (left_us <= 0) break;
     cv_.wait_for(lock, std::chrono::microseconds(left_us));
   }
@@ -49,6 +60,7 @@ WorkQueue::Taken WorkQueue::Take(std::vector<QueueItem>& out, std::chrono::micro
     out.push_back(std::move(items_.front()));
     items_.pop_front();
   }
+  earliest_due_us_ = items_.empty() ? INT64_MAX : INT64_MIN;  // the rest is taken next
   return Taken::kWork;
 }
 

@@ -1,7 +1,8 @@
 // Internal to the journal: the queue between callers (any thread) and the writer thread, with
-// the group-commit rule: the writer takes up to `max_batch` appends/updates, waiting at most
-// `max_wait` after the oldest of them was queued. Control work (erase, rebuild, checkpoint, stop)
-// runs alone, in queue order.
+// the group-commit rule: the writer takes up to `max_batch` appends/updates, and starts the batch
+// once it is full or once the earliest `due_us` of the queued items has passed (each caller sets
+// how long its item may wait for company). Control work (erase, rebuild, checkpoint, stop) runs
+// alone, in queue order, and is due at once.
 #ifndef RELAIS_BROKER_JOURNAL_WORK_QUEUE_H_
 #define RELAIS_BROKER_JOURNAL_WORK_QUEUE_H_
 
@@ -40,6 +41,8 @@ struct ControlWork {
 struct QueueItem {
   std::variant<AppendWork, UpdateWork, ControlWork> work;
   int64_t enqueued_us = 0;  // base::MonotonicMicros()
+  // When the writer must start a batch holding this item (group commit); control work: at once.
+  int64_t due_us = 0;
 };
 
 class WorkQueue {
@@ -54,8 +57,7 @@ class WorkQueue {
   enum class Taken { kWork, kTimeout, kFailed };
   // Writer thread. Blocks until work arrives, the queue failed, or `idle_timeout` passed.
   // Fills `out` with one control item, or with up to max_batch appends/updates.
-  Taken Take(std::vector<QueueItem>& out, std::chrono::microseconds max_wait,
-             std::optional<std::chrono::milliseconds> idle_timeout);
+  Taken Take(std::vector<QueueItem>& out, std::optional<std::chrono::milliseconds> idle_timeout);
 
   // Any thread. Refuses further work with `error` and wakes the writer. The first error wins.
   void Fail(base::Error error);
@@ -73,6 +75,8 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<QueueItem> items_;
+  // The earliest due_us the writer knows of (INT64_MAX: none); a Push earlier than it wakes it.
+  int64_t earliest_due_us_ = INT64_MAX;
   std::optional<base::Error> failure_;
 };
 

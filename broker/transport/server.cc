@@ -1,10 +1,16 @@
 #include "broker/transport/server.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <zmq.hpp>
+
+#include "base/log.h"
+#include "broker/transport/listen_filter.h"
 
 namespace relais::transport {
 
@@ -12,13 +18,97 @@ namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "relais";
+constexpr const char* kMonitorEndpoint = "inproc://relais.listener.events";
+constexpr int kBacklog = 100;  // ZeroMQ's default
 
-// RFC 27 (ZAP): answers each request from the ROUTER socket's security handshake.
-void RunZapHandler(zmq::socket_t& zap, const KeyAuthorizer& authorizer,
-                   const std::atomic<bool>& stop, TransportStats& stats) {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The kernel filter of the broker's own listener (listen_filter.h): allowed networks and bans.
+class ListenGuard {
+ public:
+  ListenGuard(int fd, std::vector<Ipv4Network> networks, const ServerOptions& options,
+              TransportStats& stats)
+      : fd_(fd),
+        networks_(std::move(networks)),
+        bans_(fd >= 0 ? options.ban_connections : 0, options.ban_window_ms, options.ban_ms),
+        stats_(stats) {}
+
+  // ZAP thread: the listener accepted connection `fd` (a monitor event; the connection may be
+  // closed already, then it is not counted).
+  void Accepted(int fd) {
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
+        peer.sin_family != AF_INET) {
+      return;
+    }
+    const uint32_t ip = ntohl(peer.sin_addr.s_addr);
+    if (!bans_.Counted(ip, NowMs())) return;
+    stats_.sources_banned.fetch_add(1);
+    base::LogWarn("source_banned", {{"address", FormatIpv4(ip)}});
+    Apply();
+  }
+  bool bans_enabled() const { return bans_.enabled(); }
+  // ZAP thread, now and then: lifts the bans that expired.
+  void Tick() {
+    if (bans_.enabled() && bans_.Expire(NowMs())) {
+      base::LogInfo("source_ban_lifted", {{"banned_now", static_cast<uint64_t>(Apply())}});
+    }
+  }
+
+ private:
+  size_t Apply() {
+    const std::vector<uint32_t> banned = bans_.Banned();
+    stats_.banned_now.store(banned.size());
+    if (auto st = AttachListenFilter(fd_, networks_, banned); !st) {
+      base::LogError("listen_filter_failed", {{"code", st.error().code}});
+    }
+    return banned.size();
+  }
+
+  const int fd_;
+  const std::vector<Ipv4Network> networks_;
+  BanList bans_;
+  TransportStats& stats_;
+};
+
+// The ROUTER's monitor events (only ZMQ_EVENT_ACCEPTED is asked for): counted per source.
+void DrainMonitor(zmq::socket_t& monitor, ListenGuard& guard) {
+  while (true) {
+    zmq::message_t event;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait)) return;
+    const bool more = event.more();
+    if (more) {
+      zmq::message_t endpoint;
+      (void)monitor.recv(endpoint, zmq::recv_flags::none);
+    }
+    if (event.size() < 6) continue;
+    uint16_t id;
+    uint32_t value;
+    std::memcpy(&id, event.data(), sizeof id);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+    if (id == ZMQ_EVENT_ACCEPTED) guard.Accepted(static_cast<int>(value));
+  }
+}
+
+// RFC 27 (ZAP): answers each request from the ROUTER socket's security handshake. Also counts
+// the listener's accepted connections per source for the bans (ListenGuard).
+void RunZapHandler(zmq::socket_t& zap, zmq::socket_t* monitor, const KeyAuthorizer& authorizer,
+                   const std::atomic<bool>& stop, TransportStats& stats, ListenGuard& guard) {
   while (!stop.load()) {
-    zmq::pollitem_t item{zap.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    guard.Tick();
+    zmq::pollitem_t items[2] = {
+        {zap.handle(), 0, ZMQ_POLLIN, 0},
+        {monitor != nullptr ? monitor->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+    if (zmq::poll(items, monitor != nullptr ? 2 : 1, std::chrono::milliseconds(100)) <= 0) {
+      continue;
+    }
+    if (monitor != nullptr && (items[1].revents & ZMQ_POLLIN) != 0) DrainMonitor(*monitor, guard);
+    if ((items[0].revents & ZMQ_POLLIN) == 0) continue;
     std::vector<zmq::message_t> request;
     while (true) {
       zmq::message_t part;
@@ -62,6 +152,8 @@ struct Server::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> zap_alive{true};
   TransportStats stats;
+  std::unique_ptr<ListenGuard> guard;
+  std::unique_ptr<zmq::socket_t> monitor;  // ROUTER events, when bans are enabled
   std::map<std::string, int> peer_fds;
 
   ~Impl() {
@@ -81,12 +173,32 @@ base::Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& option
     return base::InvalidInput("bad_key", "the broker's CURVE key pair must be 32-byte keys");
   }
   auto impl = std::make_unique<Impl>();
+  // The broker's own listener when the endpoint is IPv4 (listen_filter.h); ZeroMQ's otherwise.
+  std::string why_not;
+  auto listener = OpenFilteredListener(options.endpoint, options.allow_from, kBacklog, &why_not);
+  if (!listener) return std::move(listener).error();
+  std::vector<Ipv4Network> networks;
+  for (const auto& text : options.allow_from) {
+    if (auto n = ParseIpv4Network(text)) networks.push_back(*n);
+  }
+  impl->guard = std::make_unique<ListenGuard>(listener->value_or(-1), std::move(networks), options,
+                                              impl->stats);
+  // Until ZeroMQ owns it, the listener is closed on every way out.
+  std::unique_ptr<int, void (*)(int*)> unowned(*listener ? &**listener : nullptr,
+                                               [](int* fd) { close(*fd); });
   try {
     // The ZAP handler must be bound before the CURVE server socket binds.
     impl->zap.bind(kZapEndpoint);
+    if (impl->guard->bans_enabled()) {
+      if (zmq_socket_monitor(impl->router.handle(), kMonitorEndpoint, ZMQ_EVENT_ACCEPTED) != 0) {
+        throw zmq::error_t();
+      }
+      impl->monitor = std::make_unique<zmq::socket_t>(impl->context, zmq::socket_type::pair);
+      impl->monitor->connect(kMonitorEndpoint);
+    }
     impl->zap_thread = std::thread([raw = impl.get(), authorizer = std::move(authorizer)] {
       try {
-        RunZapHandler(raw->zap, authorizer, raw->stop, raw->stats);
+        RunZapHandler(raw->zap, raw->monitor.get(), authorizer, raw->stop, raw->stats, *raw->guard);
       } catch (const zmq::error_t&) {
         // Context terminated or socket failure: the broker sees zap_alive == false.
       }
@@ -111,6 +223,16 @@ base::Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& option
         return base::InvalidInput("bad_allow_from",
                                   "allow-from '" + network + "' is not an IP address or CIDR");
       }
+    }
+    if (*listener) {
+      r.set(zmq::sockopt::use_fd, **listener);
+      (void)unowned.release();  // ZeroMQ closes it with the socket
+    } else {
+      base::LogWarn("listen_filter_off",
+                    {{"reason",
+                      "the endpoint or an allow-from network is not IPv4: no bans, and "
+                      "ZeroMQ's accept filter closes other sources after the TCP "
+                      "handshake"}});
     }
     r.bind(options.endpoint);
   } catch (const zmq::error_t& e) {

@@ -36,9 +36,17 @@ struct ServerOptions {
   int heartbeat_timeout_ms = 15000;
   int max_message_bytes = 8 << 20;  // ZMQ_MAXMSGSIZE: larger frames close the connection
   int send_hwm = 100000;  // credit keeps us far below; reaching it is reported, not dropped
-  // Source networks allowed to connect ("10.1.0.0/16", "192.0.2.7"; IPv4 or IPv6 CIDR). Others
-  // are closed at accept, before any CURVE work (ZMQ_TCP_ACCEPT_FILTER). Empty: every address.
+  // Source networks allowed to connect ("10.1.0.0/16", "192.0.2.7"; IPv4). On an IPv4 endpoint
+  // the kernel drops the others' connection requests before the TCP handshake (listen_filter.h);
+  // otherwise they are closed at accept, before any CURVE work (ZMQ_TCP_ACCEPT_FILTER). Empty:
+  // every address.
   std::vector<std::string> allow_from;
+  // A source address opening more than `ban_connections` connections within `ban_window_ms` is
+  // dropped by the kernel for `ban_ms` (IPv4 endpoints only; 0: never). A partner's adapter holds
+  // one connection for hours; a flood of handshakes opens thousands.
+  int ban_connections = 100;
+  int64_t ban_window_ms = 10'000;
+  int64_t ban_ms = 60'000;
 };
 
 struct Inbound {
@@ -54,6 +62,8 @@ struct TransportStats {
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};
   std::atomic<uint64_t> multipart_refused{0};
+  std::atomic<uint64_t> sources_banned{0};  // bans so far (ServerOptions::ban_connections)
+  std::atomic<uint64_t> banned_now{0};      // addresses banned at the moment
 };
 
 class Server {

@@ -1,11 +1,18 @@
 #include "broker/transport/server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 
+#include "broker/transport/listen_filter.h"
 #include "crypto/secret.h"
 
 namespace relais::transport {
@@ -23,6 +30,49 @@ CurvePair NewCurvePair() {
   zmq_z85_decode(p.pub.data(), pub_z85);
   zmq_z85_decode(p.sec.data(), sec_z85);
   return p;
+}
+
+// Whether a plain TCP connection from `source` to the port of `bound` ("tcp://HOST:PORT")
+// completes its handshake within `ms`. With `keep`, the connection stays open in it.
+bool TcpHandshakeCompletes(const std::string& source, const std::string& bound, int ms,
+                           std::vector<int>* keep = nullptr) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from), 0);
+  const size_t colon = bound.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(bound.substr(colon + 1))));
+  inet_pton(AF_INET, bound.substr(6, colon - 6).c_str(), &to.sin_addr);
+  (void)connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  pollfd p{fd, POLLOUT, 0};
+  int error = -1;
+  socklen_t len = sizeof error;
+  if (poll(&p, 1, ms) == 1) getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  if (keep != nullptr) {
+    keep->push_back(fd);
+  } else {
+    close(fd);
+  }
+  return error == 0;
+}
+
+TEST(ListenFilter, ParsesIpv4NetworksOnly) {
+  auto n = ParseIpv4Network("10.1.2.3/16");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->address, 0x0a010000u);
+  EXPECT_EQ(n->mask, 0xffff0000u);
+  EXPECT_TRUE(n->Contains(0x0a01ff07u));
+  EXPECT_FALSE(n->Contains(0x0a02ff07u));
+  EXPECT_EQ(ParseIpv4Network("192.0.2.7")->mask, 0xffffffffu);
+  EXPECT_EQ(ParseIpv4Network("0.0.0.0/0")->mask, 0u);
+  EXPECT_FALSE(ParseIpv4Network("10.0.0.0/33"));
+  EXPECT_FALSE(ParseIpv4Network("10.0.0.0/"));
+  EXPECT_FALSE(ParseIpv4Network("::1/128"));
+  EXPECT_FALSE(ParseIpv4Network("partner.example"));
 }
 
 class TransportTest : public ::testing::Test {
@@ -199,10 +249,105 @@ TEST_F(TransportTest, ConnectionsFromOutsideTheAllowedNetworksAreClosedBeforeThe
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].agency_id, "alice");
 
+  // The kernel drops the outsider's connection request: its TCP handshake never completes,
+  // while a partner's does (ZeroMQ's accept filter alone would let both complete, then close).
+  EXPECT_FALSE(TcpHandshakeCompletes("127.0.0.2", (*guarded)->BoundEndpoint(), 500));
+  EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.1", (*guarded)->BoundEndpoint(), 2000));
+
   options.allow_from = {"not-an-address"};
   auto bad = Server::Create(options, [](base::ByteView) { return std::nullopt; });
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, "bad_allow_from");
+}
+
+// On an endpoint the kernel filter does not handle (an interface name), ZeroMQ's accept filter
+// alone applies: the outsider completes the TCP handshake but is closed before any CURVE work.
+TEST_F(TransportTest, OnANamedInterfaceTheAcceptFilterStillClosesOutsiders) {
+  ServerOptions options;
+  options.endpoint = "tcp://lo:*";
+  options.curve_public = server_keys_.pub;
+  options.curve_secret = &server_secret_;
+  options.allow_from = {"127.0.0.1/32"};
+  auto guarded = Server::Create(options, [](base::ByteView) { return std::string("alice"); });
+  ASSERT_TRUE(guarded) << guarded.error().ToString();
+  EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.2", (*guarded)->BoundEndpoint(), 2000));
+  zmq::socket_t s(ctx_, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server_keys_.pub.data(), 32));
+  s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(alice_.pub.data(), 32));
+  s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(alice_.sec.data(), 32));
+  s.set(zmq::sockopt::linger, 0);
+  s.connect("tcp://127.0.0.2:0;" + (*guarded)->BoundEndpoint().substr(6));
+  s.send(zmq::buffer(std::string_view("hello")), zmq::send_flags::dontwait);
+  for (int waited = 0; waited < 800; waited += 20) {
+    auto batch = (*guarded)->Poll(20, {});
+    ASSERT_TRUE(batch);
+    EXPECT_TRUE(batch->empty());
+  }
+  EXPECT_EQ((*guarded)->Stats().zap_accepted.load() + (*guarded)->Stats().zap_refused.load(), 0u);
+}
+
+// A source opening connection after connection is banned by the kernel for a while: its TCP
+// handshakes stop completing, other sources are served, and the ban is lifted afterwards.
+TEST_F(TransportTest, ASourceOpeningConnectionAfterConnectionIsBannedForAWhile) {
+  ServerOptions options;
+  options.endpoint = "tcp://127.0.0.1:*";
+  options.curve_public = server_keys_.pub;
+  options.curve_secret = &server_secret_;
+  options.ban_connections = 3;
+  options.ban_ms = 1500;
+  auto guarded = Server::Create(options, [](base::ByteView) { return std::nullopt; });
+  ASSERT_TRUE(guarded) << guarded.error().ToString();
+  const std::string bound = (*guarded)->BoundEndpoint();
+  const TransportStats& stats = (*guarded)->Stats();
+  // Held open: a connection already closed when its accept is counted is not counted.
+  std::vector<int> open;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.2", bound, 2000, &open));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(stats.sources_banned.load(), 0u);  // 3 connections: within the limit
+  EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.2", bound, 2000, &open));  // the 4th bans
+  for (int waited = 0; waited < 3000 && stats.sources_banned.load() == 0; waited += 10) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(stats.sources_banned.load(), 1u);
+  EXPECT_EQ(stats.banned_now.load(), 1u);
+  EXPECT_FALSE(TcpHandshakeCompletes("127.0.0.2", bound, 300));
+  EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.1", bound, 2000));
+  for (int waited = 0; waited < 5000 && stats.banned_now.load() > 0; waited += 20) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(stats.banned_now.load(), 0u);
+  EXPECT_TRUE(TcpHandshakeCompletes("127.0.0.2", bound, 2000));
+  for (int fd : open) close(fd);
+}
+
+TEST(BanList, CountsConnectionsPerSourceWithinTheWindow) {
+  BanList bans(2, 1000, 5000);
+  EXPECT_FALSE(bans.Counted(1, 0));
+  EXPECT_FALSE(bans.Counted(1, 100));
+  EXPECT_FALSE(bans.Counted(2, 100));
+  EXPECT_FALSE(bans.Counted(1, 1200));  // a new window: 1 connection
+  EXPECT_FALSE(bans.Counted(1, 1300));
+  EXPECT_TRUE(bans.Counted(1, 1400));   // 3 within the window
+  EXPECT_FALSE(bans.Counted(1, 1500));  // already banned
+  EXPECT_EQ(bans.Banned(), std::vector<uint32_t>{1});
+  EXPECT_FALSE(bans.Expire(6399));
+  EXPECT_TRUE(bans.Expire(6400));
+  EXPECT_TRUE(bans.Banned().empty());
+  BanList off(0, 1000, 5000);
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(off.Counted(1, i));
+}
+
+// An endpoint the broker cannot listen on is refused with its reason, also with the filter.
+TEST_F(TransportTest, AFilteredListenerOnABusyPortIsRefused) {
+  ServerOptions options;
+  options.endpoint = server_->BoundEndpoint();  // this fixture's server holds it
+  options.curve_public = server_keys_.pub;
+  options.curve_secret = &server_secret_;
+  options.allow_from = {"127.0.0.1"};
+  auto busy = Server::Create(options, [](base::ByteView) { return std::nullopt; });
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code, "bad_endpoint");
+  EXPECT_NE(busy.error().message.find("bind"), std::string::npos) << busy.error().message;
 }
 
 }  // namespace

@@ -106,7 +106,9 @@ void Publisher(Shared& sh, size_t p, size_t begin, size_t end, double rate, std:
   connected.count_down();
   go.wait();
   const int64_t t0 = sh.t0.load();
-  auto drain = [&](std::chrono::milliseconds timeout) {
+  // Acks are timed when drained: the publisher waits for its next send inside PollAcks, so
+  // that an ack is recorded when it arrives, not after a sleep.
+  auto drain = [&](std::chrono::microseconds timeout) {
     for (auto& r : client->PollAcks(timeout)) {
       const auto it = sh.by_event_id.find(Key(r.event_id));
       if (it == sh.by_event_id.end()) continue;
@@ -124,12 +126,7 @@ void Publisher(Shared& sh, size_t p, size_t begin, size_t end, double rate, std:
     if (rate > 0) {
       const int64_t due = DueAt(t0, i - begin, rate);
       for (int64_t now = base::MonotonicMicros(); now < due; now = base::MonotonicMicros()) {
-        if (due - now >= 1000) {
-          drain(std::chrono::milliseconds((due - now) / 1000));
-        } else {
-          drain(0ms);
-          std::this_thread::sleep_for(std::chrono::microseconds(due - base::MonotonicMicros()));
-        }
+        drain(std::chrono::microseconds(due - now));
       }
     }
     while (client->PublishesInFlight() >= spec.window) drain(100ms);
