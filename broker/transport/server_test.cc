@@ -77,21 +77,27 @@ TEST(ListenFilter, ParsesIpv4NetworksOnly) {
 
 class TransportTest : public ::testing::Test {
  protected:
+  // A server's options with this fixture's keys.
+  ServerOptions Options(const std::string& endpoint) const {
+    ServerOptions options;
+    options.endpoint = endpoint;
+    options.curve_public = server_keys_.pub;
+    options.curve_secret = &server_secret_;
+    return options;
+  }
+
   void SetUp() override {
     crypto::Init();
     server_keys_ = NewCurvePair();
     server_secret_ = crypto::Secret::Copy(server_keys_.sec);
     alice_ = NewCurvePair();
-    ServerOptions options;
-    options.endpoint = "tcp://127.0.0.1:*";
-    options.curve_public = server_keys_.pub;
-    options.curve_secret = &server_secret_;
-    auto server = Server::Create(options, [this](base::ByteView key) -> std::optional<std::string> {
-      std::lock_guard lock(mu_);
-      base::Bytes k(key.begin(), key.end());
-      if (k == alice_.pub && !alice_revoked_) return "alice";
-      return std::nullopt;
-    });
+    auto server = Server::Create(Options("tcp://127.0.0.1:*"),
+                                 [this](base::ByteView key) -> std::optional<std::string> {
+                                   std::lock_guard lock(mu_);
+                                   base::Bytes k(key.begin(), key.end());
+                                   if (k == alice_.pub && !alice_revoked_) return "alice";
+                                   return std::nullopt;
+                                 });
     ASSERT_TRUE(server) << server.error().ToString();
     server_ = std::move(server).value();
   }
@@ -203,10 +209,7 @@ TEST_F(TransportTest, CutConnectionOfRevokedAgencyCannotComeBack) {
 // 127.0.0.2 while only 127.0.0.1 is allowed, is closed at accept (no ZAP request at all), and a
 // bad network is refused at creation.
 TEST_F(TransportTest, ConnectionsFromOutsideTheAllowedNetworksAreClosedBeforeTheHandshake) {
-  ServerOptions options;
-  options.endpoint = "tcp://127.0.0.1:*";
-  options.curve_public = server_keys_.pub;
-  options.curve_secret = &server_secret_;
+  ServerOptions options = Options("tcp://127.0.0.1:*");
   options.allow_from = {"127.0.0.1/32"};
   auto guarded = Server::Create(options, [](base::ByteView) { return std::string("alice"); });
   ASSERT_TRUE(guarded) << guarded.error().ToString();
@@ -263,10 +266,7 @@ TEST_F(TransportTest, ConnectionsFromOutsideTheAllowedNetworksAreClosedBeforeThe
 // On an endpoint the kernel filter does not handle (an interface name), ZeroMQ's accept filter
 // alone applies: the outsider completes the TCP handshake but is closed before any CURVE work.
 TEST_F(TransportTest, OnANamedInterfaceTheAcceptFilterStillClosesOutsiders) {
-  ServerOptions options;
-  options.endpoint = "tcp://lo:*";
-  options.curve_public = server_keys_.pub;
-  options.curve_secret = &server_secret_;
+  ServerOptions options = Options("tcp://lo:*");
   options.allow_from = {"127.0.0.1/32"};
   auto guarded = Server::Create(options, [](base::ByteView) { return std::string("alice"); });
   ASSERT_TRUE(guarded) << guarded.error().ToString();
@@ -289,10 +289,7 @@ TEST_F(TransportTest, OnANamedInterfaceTheAcceptFilterStillClosesOutsiders) {
 // A source opening connection after connection is banned by the kernel for a while: its TCP
 // handshakes stop completing, other sources are served, and the ban is lifted afterwards.
 TEST_F(TransportTest, ASourceOpeningConnectionAfterConnectionIsBannedForAWhile) {
-  ServerOptions options;
-  options.endpoint = "tcp://127.0.0.1:*";
-  options.curve_public = server_keys_.pub;
-  options.curve_secret = &server_secret_;
+  ServerOptions options = Options("tcp://127.0.0.1:*");
   options.ban_connections = 3;
   options.ban_ms = 1500;
   auto guarded = Server::Create(options, [](base::ByteView) { return std::nullopt; });
@@ -339,10 +336,7 @@ TEST(BanList, CountsConnectionsPerSourceWithinTheWindow) {
 
 // An endpoint the broker cannot listen on is refused with its reason, also with the filter.
 TEST_F(TransportTest, AFilteredListenerOnABusyPortIsRefused) {
-  ServerOptions options;
-  options.endpoint = server_->BoundEndpoint();  // this fixture's server holds it
-  options.curve_public = server_keys_.pub;
-  options.curve_secret = &server_secret_;
+  ServerOptions options = Options(server_->BoundEndpoint());  // this fixture's server holds it
   options.allow_from = {"127.0.0.1"};
   auto busy = Server::Create(options, [](base::ByteView) { return std::nullopt; });
   ASSERT_FALSE(busy);
