@@ -111,8 +111,8 @@ const char* const kEntryMetadataColumns =
 const char* SchemaSql() { return kSchemaSql; }
 
 // The writer's page cache: 16 MiB holds the B-tree pages appends and acknowledgements touch
-// (measured: the same writer CPU per event as with 64 MiB, 50 MiB less peak RSS; docs/performance.md,
-// run H).
+// (measured: the same writer CPU per event as with 64 MiB, 50 MiB less peak RSS;
+// docs/performance.md, run H).
 const char* WriteConnectionPragmas() {
   return "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA cache_size=-16384; "
          "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864; PRAGMA foreign_keys=OFF;";

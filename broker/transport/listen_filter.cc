@@ -74,14 +74,6 @@ std::string Errno(const char* what) { return std::string(what) + ": " + std::str
 
 }  // namespace
 
-std::optional<uint32_t> ParseIpv4Address(const std::string& text) {
-  const std::string mapped = "::ffff:";
-  const std::string v4 = text.rfind(mapped, 0) == 0 ? text.substr(mapped.size()) : text;
-  in_addr a{};
-  if (inet_pton(AF_INET, v4.c_str(), &a) != 1) return std::nullopt;
-  return ntohl(a.s_addr);
-}
-
 std::string FormatIpv4(uint32_t ip) {
   in_addr a{htonl(ip)};
   char text[INET_ADDRSTRLEN];

@@ -30,8 +30,6 @@ struct Ipv4Network {
 
 // "192.0.2.7" or "10.1.0.0/16"; nullopt for anything else (IPv6, a name, a bad prefix).
 std::optional<Ipv4Network> ParseIpv4Network(const std::string& text);
-// "192.0.2.7", also as an IPv4-mapped IPv6 address ("::ffff:192.0.2.7"); host byte order.
-std::optional<uint32_t> ParseIpv4Address(const std::string& text);
 std::string FormatIpv4(uint32_t ip);
 
 // The filter's jumps reach at most 255 instructions ahead: the program holds at most this many

@@ -228,11 +228,8 @@ base::Result<std::unique_ptr<Server>> Server::Create(const ServerOptions& option
       r.set(zmq::sockopt::use_fd, **listener);
       (void)unowned.release();  // ZeroMQ closes it with the socket
     } else {
-      base::LogWarn("listen_filter_off",
-                    {{"reason",
-                      "the endpoint or an allow-from network is not IPv4: no bans, and "
-                      "ZeroMQ's accept filter closes other sources after the TCP "
-                      "handshake"}});
+      // No bans; ZeroMQ's accept filter closes sources outside allow-from after the handshake.
+      base::LogWarn("listen_filter_off", {{"reason", why_not}});
     }
     r.bind(options.endpoint);
   } catch (const zmq::error_t& e) {
