@@ -150,6 +150,7 @@ void Broker::HandlePublish(const std::string& peer, const std::string& agency,
                      envelope = std::move(publish.envelope)]() mutable {
     Verified v{peer, agency, now_us, arrival, std::move(envelope), base::InvalidInput("", "")};
     v.header = CheckPublish(*registry, agency, v.envelope, now);
+    v.verified_us = base::MonotonicMicros();
     verified_.Push(std::move(v));
   });
 }
@@ -221,6 +222,11 @@ void Broker::HandleCommitted(Committed& c, int64_t now_us) {
   SendAck(c.peer, c.header.event_id, schema::AckStatus::kOk, a.seq, nullptr, a.duplicate,
           c.received_us);
   if (a.duplicate) return;
+  BrokerMetrics::PublishStages& stages = metrics_.publish_stages;
+  stages.verify.Observe(c.verified_us - c.received_us);
+  stages.admit.Observe(c.handed_us - c.verified_us);
+  stages.journal.Observe(c.durable_us - c.handed_us);
+  stages.ack.Observe(base::MonotonicMicros() - c.durable_us);
   metrics_.journal_head_seq.store(a.seq);
   base::LogInfo("event_journaled",
                 {{"seq", a.seq},

@@ -85,6 +85,7 @@ class Broker {
     // Another instance's event read from the stream (peer empty): its stream seq and time.
     uint64_t stream_seq = 0;
     base::TimeMs stream_at = 0;
+    int64_t verified_us = 0;  // when the checks ended (metrics: publish stages)
   };
   struct Committed {
     std::string peer;  // empty for the broker's own emissions
@@ -94,6 +95,8 @@ class Broker {
     base::Result<Appended> result = base::InvalidInput("", "");
     std::optional<Emission> emission;  // set for the broker's own emissions
     uint64_t stream_seq = 0;           // set for another instance's event (Verified::stream_seq)
+    // Publish stages (metrics): checks ended, handed to the journal, durable.
+    int64_t verified_us = 0, handed_us = 0, durable_us = 0;
   };
 
   void HandleInbound(transport::Inbound& in, int64_t now_us);

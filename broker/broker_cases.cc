@@ -56,9 +56,11 @@ void Broker::Admit(Verified v) {
   store_.Append(
       std::move(v.envelope), header, std::move(mutations).value(),
       [this, peer = std::move(v.peer), received_us = v.received_us, envelope = std::move(kept),
-       header, stream_seq = v.stream_seq](base::Result<Appended> r) mutable {
+       header, stream_seq = v.stream_seq, verified_us = v.verified_us,
+       handed_us = base::MonotonicMicros()](base::Result<Appended> r) mutable {
         committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
-                                  std::move(header), std::move(r), std::nullopt, stream_seq});
+                                  std::move(header), std::move(r), std::nullopt, stream_seq,
+                                  verified_us, handed_us, base::MonotonicMicros()});
       });
 }
 

@@ -31,16 +31,23 @@ void LatencyHistogram::Observe(int64_t us) {
 void LatencyHistogram::Render(const std::string& name, const std::string& help,
                               std::string& out) const {
   out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  RenderSamples(name, "", out);
+}
+
+void LatencyHistogram::RenderSamples(const std::string& name, const std::string& label,
+                                     std::string& out) const {
+  const std::string prefix = label.empty() ? "" : label + ",";
+  const std::string braces = label.empty() ? "" : "{" + label + "}";
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kBoundsUs.size(); ++i) {
     cumulative += buckets_[i].load();
-    out +=
-        name + "_bucket{le=\"" + Seconds(kBoundsUs[i]) + "\"} " + std::to_string(cumulative) + "\n";
+    out += name + "_bucket{" + prefix + "le=\"" + Seconds(kBoundsUs[i]) + "\"} " +
+           std::to_string(cumulative) + "\n";
   }
   cumulative += buckets_[kBoundsUs.size()].load();
-  out += name + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-  out += name + "_sum " + Seconds(sum_us_.load()) + "\n";
-  out += name + "_count " + std::to_string(count_.load()) + "\n";
+  out += name + "_bucket{" + prefix + "le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+  out += name + "_sum" + braces + " " + Seconds(sum_us_.load()) + "\n";
+  out += name + "_count" + braces + " " + std::to_string(count_.load()) + "\n";
 }
 
 void BrokerMetrics::CountFatal(const std::string& code) {
@@ -143,6 +150,15 @@ std::string BrokerMetrics::Render() const {
           stream_audit_failed.load(), "gauge");
   publish_to_ack.Render("relais_publish_ack_seconds",
                         "Time from receiving a publish to sending its ack.", out);
+  const std::string stages = "relais_publish_stage_seconds";
+  out += "# HELP " + stages +
+         " Where relais_publish_ack_seconds goes, for publishes acked ok: verify, admit, "
+         "journal, ack.\n# TYPE " +
+         stages + " histogram\n";
+  publish_stages.verify.RenderSamples(stages, "stage=\"verify\"", out);
+  publish_stages.admit.RenderSamples(stages, "stage=\"admit\"", out);
+  publish_stages.journal.RenderSamples(stages, "stage=\"journal\"", out);
+  publish_stages.ack.RenderSamples(stages, "stage=\"ack\"", out);
   return out;
 }
 

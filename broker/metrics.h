@@ -20,6 +20,9 @@ class LatencyHistogram {
   void Observe(int64_t us);
   // Appends `name_bucket{le=..}`, `name_sum`, `name_count` lines (in seconds).
   void Render(const std::string& name, const std::string& help, std::string& out) const;
+  // The samples only (`name_bucket{label,le=..}`, ...), under HELP/TYPE lines written once by the
+  // caller for several histograms of one name; `label` is e.g. `stage="verify"`.
+  void RenderSamples(const std::string& name, const std::string& label, std::string& out) const;
 
  private:
   std::array<std::atomic<uint64_t>, kBoundsUs.size() + 1> buckets_{};
@@ -71,6 +74,10 @@ struct BrokerMetrics {
   std::atomic<uint64_t> stream_audit_written{0};
   std::atomic<uint64_t> stream_audit_failed{0};
   LatencyHistogram publish_to_ack;
+  // The stages of publish_to_ack (docs/operations.md, "Metrics").
+  struct PublishStages {
+    LatencyHistogram verify, admit, journal, ack;
+  } publish_stages;
 
   void CountFatal(const std::string& code);
   std::string Render() const;

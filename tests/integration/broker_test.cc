@@ -491,6 +491,14 @@ TEST_F(BrokerTest, OperatorListsAndRequeuesDeadLettersAndMetricsShowThem) {
   EXPECT_NE(metrics.find("relais_dead_letters_total 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("relais_publish_ok_total 1"), std::string::npos);
   EXPECT_NE(metrics.find("relais_publish_ack_seconds_count"), std::string::npos);
+  // The one publish acked ok, in each stage of its time to ack.
+  for (const char* stage : {"verify", "admit", "journal", "ack"}) {
+    EXPECT_NE(metrics.find(std::string("relais_publish_stage_seconds_count{stage=\"") + stage +
+                           "\"} 1\n"),
+              std::string::npos)
+        << stage << "\n"
+        << metrics;
+  }
   EXPECT_NE(HttpGet(broker_->metrics_port(), "/healthz").find("200"), std::string::npos);
 }
 
