@@ -2,7 +2,9 @@
 // ParseRelaisdConfigText, Boost program_options' config file parser underneath), with and
 // without the test-hook options. Besides not crashing or leaking an exception, checks that the
 // only errors are "bad_option" and "missing_option", that an accepted config has the required
-// options, and that every accepted --deadline value either parses or is refused cleanly.
+// options, that every accepted --deadline value either parses or is refused cleanly, and that
+// every accepted allow-from value the kernel filter takes (transport::ParseIpv4Network) is a
+// masked network that contains its own address.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -10,6 +12,7 @@
 
 #include "broker/case_engine.h"
 #include "broker/relaisd_options.h"
+#include "broker/transport/listen_filter.h"
 #include "tests/fuzz/fuzz_die.h"
 
 using relais::fuzz::Die;
@@ -28,6 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Die("accepted a config without a required option");
     }
     if (!hooks && !config->test_fault_file.empty()) Die("test hook option without test hooks");
+    for (const auto& network : config->allow_from) {
+      auto n = transport::ParseIpv4Network(network);
+      if (n && ((n->address & n->mask) != n->address || !n->Contains(n->address))) {
+        Die("an allow-from network that does not contain itself");
+      }
+    }
     std::map<schema::ReferralKind, broker::DeadlinePolicy> policies;
     for (const auto& d : config->deadlines) {
       auto st = broker::ParsePolicyOverride(d, policies);
