@@ -158,8 +158,13 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
   Stmt& s = insert_entry_;
   s.Bind(1, I64(seq)).Bind(2, received_at).Bind(3, r.event_id).Bind(4, r.kind);
   s.Bind(5, r.case_ref).Bind(6, r.emitter).Bind(7, r.due_at).Bind(8, r.header);
-  s.Bind(9, r.signature).Bind(10, r.body_digest).Bind(11, r.wraps_digest).Bind(12, r.body);
-  s.Bind(13, r.wraps).Bind(14, crypto::View(hash)).Bind(15, case_no);
+  s.Bind(9, r.signature).Bind(10, r.body_digest).Bind(11, r.wraps_digest);
+  if (r.sealed_absent) {
+    s.BindNull(12).BindNull(13);
+  } else {
+    s.Bind(12, r.body).Bind(13, r.wraps);
+  }
+  s.Bind(14, crypto::View(hash)).Bind(15, case_no);
   base::Status inserted = s.Run("appending an entry");
   if (!inserted) {
     if (!IsConstraintViolation(s.rc())) return std::move(inserted).error();

@@ -39,6 +39,9 @@ struct PreparedAppend {
   base::Bytes body;
   base::Bytes wraps;  // crypto::CanonicalWraps layout
   std::vector<DerivedMutation> mutations;
+  // Another instance's event whose sealed bytes were shredded before this instance read them
+  // (FromStream, no body, no wraps): stored as an erased entry (body and wraps NULL).
+  bool sealed_absent = false;
 };
 
 // One unit of a group-commit batch, with the slot its outcome is written to.

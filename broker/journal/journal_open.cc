@@ -4,14 +4,17 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include "base/log.h"
 #include "broker/journal/batch_writer.h"
 #include "broker/journal/chain.h"
 #include "broker/journal/integrity.h"
 #include "broker/journal/journal.h"
+
 #include "broker/journal/journal_internal.h"
 #include "broker/journal/page_checksum.h"
 #include "broker/journal/schema_sql.h"
@@ -48,13 +51,24 @@ base::Result<PreparedAppend> PrepareAppend(AppendRequest& request, bool check) {
   PreparedAppend p;
   p.wraps = crypto::CanonicalWraps(env.wraps);
   p.header_hash = crypto::Blake2b(env.header);
-  if (check) {
-    if (!SameDigest(crypto::Blake2b(env.body), env.body_digest)) {
+  // Another instance's event read after its case key was destroyed (a withdrawal) comes without
+  // its sealed bytes: the digests cannot be checked, and it is stored as erased.
+  const bool from_stream =
+      std::any_of(request.mutations.begin(), request.mutations.end(),
+                  [](const DerivedMutation& m) { return std::holds_alternative<FromStream>(m); });
+  if (check || from_stream) {
+    const bool body_ok = SameDigest(crypto::Blake2b(env.body), env.body_digest);
+    const bool wraps_ok = SameDigest(crypto::Blake2b(p.wraps), env.wraps_digest);
+    p.sealed_absent =
+        from_stream && env.body.empty() && env.wraps.empty() && !(body_ok && wraps_ok);
+    if (check && !p.sealed_absent && !body_ok) {
       return base::InvalidInput("digest_mismatch", "the body does not match bodyDigest");
     }
-    if (!SameDigest(crypto::Blake2b(p.wraps), env.wraps_digest)) {
+    if (check && !p.sealed_absent && !wraps_ok) {
       return base::InvalidInput("digest_mismatch", "the wraps do not match wrapsDigest");
     }
+  }
+  if (check) {
     auto decoded = schema::DecodeHeader(env.header);
     if (!decoded || *decoded != h) {
       return base::InvalidInput("header_mismatch",

@@ -292,6 +292,35 @@ TEST_F(JournalTest, EntriesFromTheStreamAreMarkedWithTheirStreamSeq) {
   EXPECT_TRUE(reader->StreamOrigins(3, 3)->empty());
 }
 
+// Another instance's event read after its case key was destroyed comes without its sealed bytes:
+// it is stored as an erased entry (the chain still verifies). The same envelope published here,
+// or from the stream with a body that does not match, is refused.
+TEST_F(JournalTest, AStreamEventWithoutItsShreddedSealedBytesIsStoredErased) {
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  AppendRequest shredded = MakeRequest({});
+  shredded.envelope.body.clear();
+  shredded.envelope.wraps.clear();
+  AppendRequest local = shredded;
+  auto refused = journal->AppendAsync(std::move(local)).get();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "digest_mismatch");
+  AppendRequest tampered = MakeRequest({});
+  tampered.envelope.body[0] ^= 1;
+  tampered.mutations.push_back(FromStream{8});
+  auto bad = journal->AppendAsync(std::move(tampered)).get();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, "digest_mismatch");
+  shredded.mutations.push_back(FromStream{9});
+  EXPECT_EQ(AppendOk(*journal, std::move(shredded)).seq, 1u);
+  ASSERT_TRUE(journal->Close().has_value());
+  auto stored = Reader()->Get(1);
+  ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_TRUE((*stored)->erased);
+  EXPECT_FALSE(Reader()->VerifyChain()->fault.has_value());
+}
+
 TEST_F(JournalTest, AFormatThreeJournalGainsTheStreamOriginTable) {
   {
     auto journal = Open();
