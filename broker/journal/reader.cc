@@ -102,13 +102,13 @@ base::Status JournalReader::ForEachFrom(uint64_t from_seq, const EntryVisitor& v
   return Iterate("e.seq >= ?1", {static_cast<int64_t>(from_seq)}, nullptr, visit, scope);
 }
 
-base::Status JournalReader::ForEachHeader(
-    uint64_t from_seq, const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
-  RELAIS_ASSIGN_OR_RETURN(
-      Stmt stmt, db_->Prepare("SELECT seq, header FROM entries WHERE seq >= ?1 ORDER BY seq"));
-  stmt.Bind(1, static_cast<int64_t>(from_seq));
+namespace {
+
+// Steps through (seq, header) rows, calling `visit` until it returns false.
+base::Status VisitHeaders(Stmt& stmt, std::string_view what,
+                          const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
   while (true) {
-    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading headers"));
+    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step(what));
     if (!row) return base::Ok();
     if (!visit(static_cast<uint64_t>(stmt.Int(0)), stmt.BlobView(1))) {
       stmt.Reset();
@@ -117,20 +117,23 @@ base::Status JournalReader::ForEachHeader(
   }
 }
 
+}  // namespace
+
+base::Status JournalReader::ForEachHeader(
+    uint64_t from_seq, const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
+  RELAIS_ASSIGN_OR_RETURN(
+      Stmt stmt, db_->Prepare("SELECT seq, header FROM entries WHERE seq >= ?1 ORDER BY seq"));
+  stmt.Bind(1, static_cast<int64_t>(from_seq));
+  return VisitHeaders(stmt, "reading headers", visit);
+}
+
 base::Status JournalReader::ForEachHeaderOfCase(
     int64_t case_no, uint64_t from_seq,
     const std::function<bool(uint64_t seq, base::ByteView header)>& visit) {
   RELAIS_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT seq, header FROM entries WHERE case_no = "
                                                   "?1 AND seq >= ?2 ORDER BY seq"));
   stmt.Bind(1, case_no).Bind(2, static_cast<int64_t>(from_seq));
-  while (true) {
-    RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("reading a case's headers"));
-    if (!row) return base::Ok();
-    if (!visit(static_cast<uint64_t>(stmt.Int(0)), stmt.BlobView(1))) {
-      stmt.Reset();
-      return base::Ok();
-    }
-  }
+  return VisitHeaders(stmt, "reading a case's headers", visit);
 }
 
 base::Status JournalReader::ByCase(const std::string& case_ref, const EntryVisitor& visit,
