@@ -319,9 +319,9 @@ void Broker::HandleCaseReceipt(const std::string& peer, const std::string& agenc
   schema::AdminReply reply;
   reply.request_id = request.request_id;
   const std::string& case_ref = request.case_ref;
-  if (recovery_ != nullptr && !recovery_->Load(case_ref)) {
+  if (!(recovery_ != nullptr ? recovery_->Load(case_ref) : engine_.EnsureCase(case_ref))) {
     reply.code = "replay_pending";
-    reply.message = "the start-up replay could not read the case; retry later";
+    reply.message = "the case could not be read from the journal; retry later";
     SendFrame(peer, reply);
     return;
   }
@@ -458,6 +458,10 @@ void Broker::UpdateGauges() {
     metrics_.ruptures.store(engine_.counts().ruptures);
     metrics_.escalations_pending.store(engine_.EscalationsPending());
   }
+  const CaseEngine::ResidencyCounts residency = engine_.Residency();
+  metrics_.cases_resident.store(residency.resident);
+  metrics_.cases_read_back.store(residency.loads);
+  metrics_.cases_evicted.store(residency.evictions);
   metrics_.zap_accepted.store(server_.Stats().zap_accepted.load());
   metrics_.zap_refused.store(server_.Stats().zap_refused.load());
   metrics_.sources_banned.store(server_.Stats().sources_banned.load());

@@ -17,6 +17,10 @@
 namespace relais::broker {
 
 void Broker::StartRecovery() {
+  // The cases in memory are bounded from the start: a journal of a million cases is replayed
+  // without holding them all (cases evicted during the replay are read back when it reaches
+  // their next entry).
+  engine_.BoundResidency(&store_, 0, [this] { return registry_.Current(); });
   recovery_ = std::make_unique<CaseRecovery>(store_, engine_, registry_.Current(), clock_.NowMs());
   metrics_.replay_pending.store(true);
   base::LogInfo("replay_started", {{"head_seq", recovery_->end_seq()}});
@@ -50,7 +54,7 @@ base::Status Broker::ContinueRecovery() {
 }
 
 bool Broker::PrepareAdmission(const Verified& v) {
-  auto st = recovery_->Prepare(*v.header);
+  auto st = recovery_ != nullptr ? recovery_->Prepare(*v.header) : engine_.Ensure(*v.header);
   if (st) return true;
   base::LogError("replay_case_failed", {{"code", st.error().code}});
   if (v.stream_seq != 0) {
@@ -82,6 +86,9 @@ void Broker::FinishRecovery() {
       ++reemitted;
     }
   }
+  // Every entry up to the head at start was replayed, and the live ones were applied in order:
+  // from now on a case is read back up to the last seq applied.
+  engine_.EndReplay(std::max(r->end_seq(), applied_seq_));
   metrics_.replay_pending.store(false);
   UpdateGauges();
   base::LogInfo("recovered", {{"events", r->events()},

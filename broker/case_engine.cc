@@ -395,12 +395,13 @@ void CaseEngine::ApplyBrokerEvent(const schema::Header& h, CaseState& c) {
       break;
     case EventKind::kEscalation:
       c.escalation_fired = true;
-      ++counts_.escalations;
+      c.reminder_fired = true;  // as FireDue: no reminder after an escalation
+      if (!loading_) ++counts_.escalations;
       if (c.state == State::kReferred && !c.withdrawn) escalated_open_.insert(c.case_ref);
       break;
     case EventKind::kRupture:
       c.rupture_fired = true;
-      ++counts_.ruptures;
+      if (!loading_) ++counts_.ruptures;
       break;
     default:
       break;
@@ -410,6 +411,22 @@ void CaseEngine::ApplyBrokerEvent(const schema::Header& h, CaseState& c) {
 Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryView* registry,
                           base::TimeMs now) {
   (void)now;  // part of the contract for future time-dependent effects; state uses header times
+  if (store_ == nullptr) return ApplyOne(h, seq, registry);
+  // Read back first if it was evicted: its entries up to applied_seq_, which precede this one.
+  auto st = EnsureCase(h.case_ref);
+  // While replaying, the recovery sets the position; the live events of pinned cases jump ahead.
+  if (pinned_ == nullptr) applied_seq_ = std::max(applied_seq_, seq);
+  if (!st) {
+    // The case stays evicted; the next read-back includes this entry. Its effects are lost.
+    base::LogError("case_read_back_failed", {{"seq", seq}, {"code", st.error().code}});
+    return {};
+  }
+  Effects fx = ApplyOne(h, seq, registry);
+  EvictBeyondBound();
+  return fx;
+}
+
+Effects CaseEngine::ApplyOne(const schema::Header& h, uint64_t seq, const RegistryView* registry) {
   Effects fx = ApplyEvent(h, seq, registry);
   Rearm(h.case_ref);
   if (auto it = cases_.find(h.case_ref);
@@ -492,7 +509,7 @@ Effects CaseEngine::ApplyEvent(const schema::Header& h, uint64_t seq,
       c.state = State::kAccepted;
       c.acceptor = h.emitter;
       const DeadlinePolicy p = Policy(c.referral_kind);
-      if (h.emitted_at <= c.due_at - p.accept_lead) ++counts_.accepted_in_time;
+      if (h.emitted_at <= c.due_at - p.accept_lead && !loading_) ++counts_.accepted_in_time;
       std::vector<std::string> others;
       for (const auto& cand : c.candidates) {
         if (cand != h.emitter && !c.declined.count(cand)) others.push_back(cand);
@@ -558,6 +575,13 @@ Effects CaseEngine::ApplyEvent(const schema::Header& h, uint64_t seq,
 
 std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView& registry) {
   std::vector<Emission> out;
+  if (store_ != nullptr) {
+    // Bounded, so that a long outage's backlog of deadlines does not fill memory at once: the
+    // rest wake on the next ticks (NextTimer).
+    if (auto st = WakeDormant(now, kWakePerTick); !st) {
+      base::LogError("case_read_back_failed", {{"code", st.error().code}});
+    }
+  }
   std::vector<std::string> due;
   for (auto it = timers_.begin(); it != timers_.end() && it->first <= now; ++it) {
     due.push_back(it->second);
@@ -566,6 +590,7 @@ std::vector<Emission> CaseEngine::DueTimers(base::TimeMs now, const RegistryView
     FireDue(cases_.at(ref), now, registry, out);
     Rearm(ref);
   }
+  if (store_ != nullptr) EvictBeyondBound();
   return out;
 }
 
@@ -621,6 +646,13 @@ void CaseEngine::FireDue(CaseState& c, base::TimeMs now, const RegistryView& reg
 }
 
 void CaseEngine::Unfire(const Emission& e) {
+  if (store_ != nullptr) {
+    // Evicted since it fired: read back from the journal, where the emission is not, it is armed
+    // again as it should be.
+    if (auto st = EnsureCase(e.header.case_ref); !st) {
+      base::LogError("case_read_back_failed", {{"code", st.error().code}});
+    }
+  }
   auto it = cases_.find(e.header.case_ref);
   if (it == cases_.end() || e.header.in_reply_to != it->second.arming_event_id) return;
   switch (e.header.kind) {
@@ -640,7 +672,9 @@ void CaseEngine::Unfire(const Emission& e) {
 }
 
 base::TimeMs CaseEngine::NextTimer() const {
-  return timers_.empty() ? std::numeric_limits<base::TimeMs>::max() : timers_.begin()->first;
+  base::TimeMs next =
+      timers_.empty() ? std::numeric_limits<base::TimeMs>::max() : timers_.begin()->first;
+  return dormant_.empty() ? next : std::min(next, dormant_.top().first);
 }
 
 // Mirrors FireDue's conditions: the earliest of the timers that can still fire.

@@ -15,8 +15,11 @@
 #ifndef RELAIS_BROKER_CASE_ENGINE_H_
 #define RELAIS_BROKER_CASE_ENGINE_H_
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <queue>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -25,6 +28,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "broker/event_store.h"
 #include "broker/journal/derived.h"
 #include "broker/registry_store.h"
 #include "schema/envelope.h"
@@ -99,6 +103,9 @@ struct Effects {
 
 struct CaseEngineOptions {
   std::map<schema::ReferralKind, DeadlinePolicy> policies;  // missing kinds: DefaultPolicy
+  // Cases held in memory once BoundResidency is called (0: every case). The others are read back
+  // from the journal when an event, a timer or a receipt concerns them.
+  size_t max_resident_cases = 0;
 };
 
 class CaseEngine {
@@ -128,6 +135,34 @@ class CaseEngine {
   // The next time DueTimers may have something (INT64_MAX when nothing is armed).
   base::TimeMs NextTimer() const;
 
+  // Residency (case_residency.cc). Until BoundResidency is called every case stays in memory.
+  // From then on at most options.max_resident_cases are kept, the least recently used are
+  // evicted, and a case is read back from `store` (its entries up to the last seq applied)
+  // before it is needed. Apply must then be called in seq order, which the broker does (commits
+  // complete in seq order). `applied_seq`: every entry up to it has been applied. `registry`
+  // gives the registry to read cases back with (an emitter's territory).
+  using RegistrySource = std::function<std::shared_ptr<const RegistryView>()>;
+  void BoundResidency(EventStore* store, uint64_t applied_seq, RegistrySource registry);
+  // While the start-up replay runs (case_recovery.h) the entries are applied in seq order up to
+  // the replay's position, except those of the `pinned` cases (loaded completely, then given
+  // their live events), which are never evicted. ReplayPosition: every entry up to `seq` of a
+  // case not pinned has been applied. EndReplay: back to Apply in seq order, up to
+  // `applied_seq`. No-ops unless the residency is bounded.
+  void BeginReplay(const std::unordered_set<std::string>* pinned);
+  void ReplayPosition(uint64_t seq);
+  void EndReplay(uint64_t applied_seq);
+  // Makes the state exact for admitting `header`: its case, and for a consent grant the case
+  // that already owns the consent id, are in memory. Errors are the store's read errors.
+  base::Status Ensure(const schema::Header& header);
+  base::Status EnsureCase(const std::string& case_ref);
+  struct ResidencyCounts {
+    size_t resident = 0;        // cases in memory (with residency bounded)
+    size_t dormant_timers = 0;  // deadlines of evicted cases, some superseded
+    uint64_t loads = 0;         // cases read back from the store
+    uint64_t evictions = 0;
+  };
+  ResidencyCounts Residency() const;
+
   const CaseState* Case(const std::string& case_ref) const;
   // Whether `agency` may read the case's disclosure receipt: it referred the case or recorded a
   // consent of it (the professional the person deals with).
@@ -148,6 +183,7 @@ class CaseEngine {
   size_t EscalationsPending() const { return escalated_open_.size(); }
 
  private:
+  Effects ApplyOne(const schema::Header& header, uint64_t seq, const RegistryView* registry);
   Effects ApplyEvent(const schema::Header& header, uint64_t seq, const RegistryView* registry);
   // The earliest time a timer of `c` may fire (INT64_MAX: none), and its place in timers_.
   base::TimeMs NextDue(const CaseState& c) const;
@@ -188,6 +224,34 @@ class CaseEngine {
   std::unordered_map<std::string, std::vector<std::string>> consents_of_case_;
   Counts counts_;
   std::set<std::string> escalated_open_;  // case refs, see EscalationsPending()
+
+  // Residency (case_residency.cc).
+  static constexpr size_t kWakePerTick = 1024;
+  // Reads case number `case_no` back (entries up to applied_seq_); `case_ref` is set to its ref
+  // (empty when the store has no entry). Skips a case that is already in memory.
+  base::Status Load(int64_t case_no, std::string& case_ref);
+  // Marks `case_ref` used now; evicts the least recently used cases beyond the bound.
+  void Touch(const std::string& case_ref);
+  void EvictBeyondBound();
+  void Evict(const std::string& case_ref);
+  // Forgets the case's state and timer (no trace kept).
+  void Drop(const std::string& case_ref);
+  // Reads back the evicted cases whose deadline is due, at most `max` of them.
+  base::Status WakeDormant(base::TimeMs now, size_t max);
+
+  EventStore* store_ = nullptr;  // set by BoundResidency
+  RegistrySource registry_;
+  uint64_t applied_seq_ = 0;  // entries up to it are applied (cases read back up to it)
+  const std::unordered_set<std::string>* pinned_ = nullptr;  // while replaying: never evicted
+  bool loading_ = false;  // a case is being read back: its events were counted already
+  uint64_t tick_ = 0;
+  std::unordered_map<std::string, uint64_t> resident_;  // case ref -> tick of its last use
+  std::vector<bool> evicted_;                           // by case number: ever evicted
+  // (deadline, case number) of evicted cases; an entry is superseded once its case is read back.
+  using Dormant = std::pair<base::TimeMs, int64_t>;
+  std::priority_queue<Dormant, std::vector<Dormant>, std::greater<>> dormant_;
+  uint64_t loads_ = 0;
+  uint64_t evictions_ = 0;
 };
 
 }  // namespace relais::broker

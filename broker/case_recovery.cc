@@ -14,7 +14,9 @@ CaseRecovery::CaseRecovery(EventStore& store, CaseEngine& engine,
       registry_(std::move(registry)),
       now_(now),
       end_seq_(store.HeadSeq()),
-      started_us_(base::MonotonicMicros()) {}
+      started_us_(base::MonotonicMicros()) {
+  engine_.BeginReplay(&loaded_);
+}
 
 void CaseRecovery::Apply(uint64_t seq, const base::Bytes& header_bytes, bool on_demand) {
   auto h = schema::DecodeHeader(header_bytes);
@@ -26,6 +28,8 @@ void CaseRecovery::Apply(uint64_t seq, const base::Bytes& header_bytes, bool on_
   // An entry of a loaded case was applied by its load, with every later entry of the case.
   if (!on_demand && loaded_.count(h->case_ref)) return;
   ++events_;
+  // An evicted case is read back up to the entry before this one (Load reads it back first).
+  if (!on_demand) engine_.ReplayPosition(seq - 1);
   Effects fx = engine_.Apply(*h, seq, registry_.get(), now_);
   for (auto& e : fx.emissions) emissions_.push_back(std::move(e));
   if (fx.erase) erased_.push_back(*fx.erase);
@@ -55,6 +59,9 @@ base::Status CaseRecovery::Step(size_t max_headers, int64_t max_us, uint64_t lim
 
 base::Status CaseRecovery::Load(const std::string& case_ref) {
   if (done() || loaded_.count(case_ref)) return base::Ok();
+  // Evicted (bounded residency): its entries before the position are read back first.
+  engine_.ReplayPosition(next_seq_ - 1);
+  RELAIS_RETURN_IF_ERROR(engine_.EnsureCase(case_ref));
   RELAIS_RETURN_IF_ERROR(
       store_.ReplayCase(case_ref, next_seq_, [&](uint64_t seq, const base::Bytes& header) {
         if (seq > end_seq_) return false;  // appended since the start: applied after its commit

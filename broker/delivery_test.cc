@@ -28,8 +28,9 @@ class FakeStore : public EventStore {
   base::Status Replay(uint64_t, const std::function<bool(uint64_t, const base::Bytes&)>&) override {
     return base::Ok();
   }
-  base::Status ReplayCase(const std::string&, uint64_t,
-                          const std::function<bool(uint64_t, const base::Bytes&)>&) override {
+  std::optional<int64_t> CaseNumber(const std::string&) override { return std::nullopt; }
+  base::Status ReplayCaseNumber(int64_t, uint64_t,
+                                const std::function<bool(uint64_t, const base::Bytes&)>&) override {
     return base::Ok();
   }
   base::Result<std::optional<std::string>> ConsentCase(const std::string&) override {

@@ -59,11 +59,21 @@ class EventStore {
   virtual base::Status Replay(
       uint64_t from_seq,
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) = 0;
-  // The same restricted to the events of `case_ref` (a case loaded on demand while the replay
-  // runs); none when the store has no event of that case.
-  virtual base::Status ReplayCase(
-      const std::string& case_ref, uint64_t from_seq,
+  // The number the store gave `case_ref` (a compact handle of a case, stable for the store's
+  // life), nullopt when it has no event of that case.
+  virtual std::optional<int64_t> CaseNumber(const std::string& case_ref) = 0;
+  // The same as Replay restricted to the events of case number `case_no` (a case loaded on
+  // demand: while the replay runs, or after the case engine evicted it).
+  virtual base::Status ReplayCaseNumber(
+      int64_t case_no, uint64_t from_seq,
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) = 0;
+  // By case ref; none when the store has no event of that case.
+  base::Status ReplayCase(
+      const std::string& case_ref, uint64_t from_seq,
+      const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) {
+    std::optional<int64_t> case_no = CaseNumber(case_ref);
+    return case_no ? ReplayCaseNumber(*case_no, from_seq, visit) : base::Ok();
+  }
   // The case a consent id was granted for (derived state), nullopt when no stored grant has it.
   virtual base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) = 0;
   // Crypto-shreds the sealed bytes of every stored event of `case_ref` (blocking).

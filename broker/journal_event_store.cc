@@ -65,15 +65,17 @@ base::Status JournalEventStore::Replay(
   }));
 }
 
-base::Status JournalEventStore::ReplayCase(
-    const std::string& case_ref, uint64_t from_seq,
-    const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) {
+std::optional<int64_t> JournalEventStore::CaseNumber(const std::string& case_ref) {
   // The writer's in-memory case numbers, because case_keys has no index on case_ref.
-  std::optional<int64_t> case_no = journal_->CaseNumber(case_ref);
-  if (!case_no) return base::Ok();
+  return journal_->CaseNumber(case_ref);
+}
+
+base::Status JournalEventStore::ReplayCaseNumber(
+    int64_t case_no, uint64_t from_seq,
+    const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) {
   base::Bytes header;
   return Checked(
-      reader_->ForEachHeaderOfCase(*case_no, from_seq, [&](uint64_t seq, base::ByteView bytes) {
+      reader_->ForEachHeaderOfCase(case_no, from_seq, [&](uint64_t seq, base::ByteView bytes) {
         header.assign(bytes.begin(), bytes.end());
         return visit(seq, header);
       }));

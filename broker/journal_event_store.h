@@ -45,8 +45,9 @@ class JournalEventStore final : public EventStore {
   base::Status Replay(
       uint64_t from_seq,
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override;
-  base::Status ReplayCase(
-      const std::string& case_ref, uint64_t from_seq,
+  std::optional<int64_t> CaseNumber(const std::string& case_ref) override;
+  base::Status ReplayCaseNumber(
+      int64_t case_no, uint64_t from_seq,
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override;
   base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) override;
   base::Status Erase(const std::string& case_ref) override;

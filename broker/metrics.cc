@@ -93,6 +93,16 @@ std::string BrokerMetrics::Render() const {
   Counter(out, "relais_escalations_pending",
           "Escalated cases nobody has accepted yet (still referred, not withdrawn).",
           escalations_pending.load(), "gauge");
+  Counter(out, "relais_cases_resident",
+          "Cases held in memory by the case engine (at most --max-resident-cases once the "
+          "start-up replay is over).",
+          cases_resident.load(), "gauge");
+  Counter(out, "relais_cases_read_back_total",
+          "Evicted cases read back from the journal (an event, a deadline or a receipt).",
+          cases_read_back.load());
+  Counter(out, "relais_cases_evicted_total",
+          "Cases evicted from memory (least recently used beyond --max-resident-cases).",
+          cases_evicted.load());
   Counter(out, "relais_zap_accepted_total", "CURVE handshakes admitted.", zap_accepted.load());
   Counter(out, "relais_zap_refused_total", "CURVE handshakes refused (unknown or revoked key).",
           zap_refused.load());

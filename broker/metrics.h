@@ -47,6 +47,10 @@ struct BrokerMetrics {
   std::atomic<uint64_t> escalations{0};
   std::atomic<uint64_t> ruptures{0};
   std::atomic<uint64_t> escalations_pending{0};
+  // Case engine residency (case_residency.cc).
+  std::atomic<uint64_t> cases_resident{0};
+  std::atomic<uint64_t> cases_read_back{0};
+  std::atomic<uint64_t> cases_evicted{0};
   std::atomic<uint64_t> zap_accepted{0};
   std::atomic<uint64_t> zap_refused{0};
   std::atomic<uint64_t> sources_banned{0};

@@ -172,6 +172,7 @@ int Serve(const Config& c) {
   const base::Clock& clock = file_clock ? static_cast<const base::Clock&>(*file_clock)
                                         : static_cast<const base::Clock&>(system_clock);
   broker::CaseEngineOptions engine_options;
+  engine_options.max_resident_cases = c.max_resident_cases;
   for (const auto& d : c.deadlines) {
     if (auto st = broker::ParsePolicyOverride(d, engine_options.policies); !st) {
       base::LogError("startup_failed",

@@ -46,8 +46,12 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
       "a connection silent this long is considered gone")(
       "max-pending", po::value(&c.max_pending)->default_value(20000),
       "publishes being verified or committed at once; beyond: transient 'overloaded'")(
-      "checkpoint-every", po::value(&c.checkpoint_every)->default_value(1000),
-      "append a signed checkpoint every N journal rows")(
+      "max-resident-cases", po::value(&c.max_resident_cases)->default_value(20000),
+      "cases kept in memory once the start-up replay is over; the least recently used others "
+      "are read back from the journal when an event, a deadline or a receipt concerns them "
+      "(0: keep every case)")("checkpoint-every",
+                              po::value(&c.checkpoint_every)->default_value(1000),
+                              "append a signed checkpoint every N journal rows")(
       "checkpoint-interval-s", po::value(&c.checkpoint_interval_s)->default_value(60),
       "... or every S seconds, whichever comes first")(
       "log-level", po::value(&c.log_level)->default_value("info"), "debug, info, warn, error")(

@@ -33,10 +33,13 @@ class ReplicatedEventStore final : public EventStore {
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override {
     return local_.Replay(from_seq, visit);
   }
-  base::Status ReplayCase(
-      const std::string& case_ref, uint64_t from_seq,
+  std::optional<int64_t> CaseNumber(const std::string& case_ref) override {
+    return local_.CaseNumber(case_ref);
+  }
+  base::Status ReplayCaseNumber(
+      int64_t case_no, uint64_t from_seq,
       const std::function<bool(uint64_t seq, const base::Bytes& header)>& visit) override {
-    return local_.ReplayCase(case_ref, from_seq, visit);
+    return local_.ReplayCaseNumber(case_no, from_seq, visit);
   }
   base::Result<std::optional<std::string>> ConsentCase(const std::string& consent_id) override {
     return local_.ConsentCase(consent_id);

@@ -69,7 +69,7 @@ base::Status BatchWriter::LoadCaseNumbers() {
     RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("loading case numbers"));
     if (!row) break;
     const int64_t case_no = stmt.Int(0);
-    case_numbers_.emplace(stmt.Text(1), case_no);
+    case_numbers_.Insert(stmt.Text(1), case_no);
     max_case = std::max(max_case, case_no);
   }
   next_case_no_ = max_case + 1;
@@ -83,7 +83,7 @@ base::Status BatchWriter::Abort(base::Status error) {
   next_case_no_ = saved_next_case_no_;
   {
     std::unique_lock lock(case_numbers_mu_);
-    for (const std::string& case_ref : batch_new_cases_) case_numbers_.erase(case_ref);
+    for (const std::string& case_ref : batch_new_cases_) case_numbers_.Erase(case_ref);
   }
   batch_new_cases_.clear();
   return error;
@@ -137,16 +137,14 @@ base::Status BatchWriter::Commit(std::optional<Checkpoint> written) {
 }
 
 int64_t BatchWriter::CaseNumber(const std::string& case_ref, bool* is_new) const {
-  auto it = case_numbers_.find(case_ref);
-  *is_new = it == case_numbers_.end();
-  return *is_new ? next_case_no_ : it->second;
+  std::optional<int64_t> found = case_numbers_.Find(case_ref);
+  *is_new = !found;
+  return found.value_or(next_case_no_);
 }
 
 std::optional<int64_t> BatchWriter::FindCaseNumber(const std::string& case_ref) const {
   std::shared_lock lock(case_numbers_mu_);
-  auto it = case_numbers_.find(case_ref);
-  if (it == case_numbers_.end()) return std::nullopt;
-  return it->second;
+  return case_numbers_.Find(case_ref);
 }
 
 base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeMs received_at) {
@@ -185,7 +183,7 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
     RELAIS_RETURN_IF_ERROR(insert_case_.Run("recording a case number"));
     {
       std::unique_lock lock(case_numbers_mu_);
-      case_numbers_.emplace(r.case_ref, case_no);
+      case_numbers_.Insert(r.case_ref, case_no);
     }
     batch_new_cases_.push_back(r.case_ref);
     ++next_case_no_;

@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "broker/journal/case_number_index.h"
 #include "broker/journal/checkpoint.h"
 #include "broker/journal/db.h"
 #include "broker/journal/derived_sql.h"
@@ -120,7 +121,7 @@ class BatchWriter {
   // case_ref -> case_no for every case, loaded at open: case_keys has no index on case_ref (see
   // docs/journal-format.md §2). Cases first seen in the running transaction are also listed in
   // batch_new_cases_ so that a rollback can forget them.
-  std::unordered_map<std::string, int64_t> case_numbers_;
+  CaseNumberIndex case_numbers_;
   mutable std::shared_mutex case_numbers_mu_;  // held to change case_numbers_, or by other threads
   std::vector<std::string> batch_new_cases_;
   std::optional<Checkpoint> last_checkpoint_;

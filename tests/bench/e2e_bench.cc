@@ -111,10 +111,12 @@ void PrintTable(const std::vector<SystemResult>& systems, const MachineLimits& m
     if (s.has_restart) {
       std::printf(
           "%-10s restart after SIGKILL (%zu events, %.1f MiB journal): ready in %.2f s, "
-          "first publish acked in %.2f s, replay over in %.2f s (replay %.2f s)\n",
+          "first publish acked in %.2f s, replay over in %.2f s (replay %.2f s), peak RSS "
+          "%.1f MiB\n",
           s.system.c_str(), s.restart.journal_events, s.restart.journal_bytes / 1048576.0,
           s.restart.kill_to_ready_s, s.restart.kill_to_first_publish_s,
-          s.restart.kill_to_recovered_s, s.restart.replay_ms / 1000.0);
+          s.restart.kill_to_recovered_s, s.restart.replay_ms / 1000.0,
+          s.restart.peak_rss_kib / 1024.0);
     }
   }
   std::printf(
@@ -227,7 +229,8 @@ void WriteJson(const std::string& path, const Args& args, const std::vector<Syst
         << ", \"kill_to_ready_s\": " << x.restart.kill_to_ready_s
         << ", \"kill_to_first_publish_s\": " << x.restart.kill_to_first_publish_s
         << ", \"kill_to_recovered_s\": " << x.restart.kill_to_recovered_s
-        << ", \"replay_ms\": " << x.restart.replay_ms << "}";
+        << ", \"replay_ms\": " << x.restart.replay_ms
+        << ", \"peak_rss_kib\": " << x.restart.peak_rss_kib << "}";
     }
     j << ", \"saturation_cpu_us_per_event_by_thread\": {";
     bool first = true;

@@ -208,6 +208,7 @@ void MeasureRestart(Shared& sh, testing::BrokerProcess& broker, size_t probe, Sy
       out->restart.replay_ms = std::atoll(log.c_str() + ms + 4);
     }
   }
+  out->restart.peak_rss_kib = SampleProcess(broker.process()->pid()).hwm_kib;
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ struct RestartResult {
   double kill_to_first_publish_s = 0;  // ... until a new publish is durably acked
   double kill_to_recovered_s = 0;      // ... until it logs `recovered` (the replay is over)
   int64_t replay_ms = 0;               // the replay's own duration, from that log line
+  // VmHWM of the restarted relaisd once its replay is over: every event of the journal replayed,
+  // none of them delivered (no subscriber connects after the restart).
+  int64_t peak_rss_kib = 0;
 };
 
 struct SystemResult {

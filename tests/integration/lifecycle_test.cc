@@ -147,6 +147,48 @@ TEST_F(LifecycleScenario, AcceptedInTimeGetsNoEscalation) {
   EXPECT_EQ(JournalRows(EventKind::kEscalation, accepted), 0u);
 }
 
+// With two cases in memory, the others are evicted and read back from the journal when an event
+// or a deadline concerns them (docs/lifecycle.md §3): decisions and escalations are unchanged.
+TEST_F(LifecycleScenario, CasesEvictedFromMemoryAreReadBackFromTheJournal) {
+  RestartBroker({"--max-resident-cases", "2"});
+  auto hospital = Connect("hospital");
+  auto siao = Connect("siao");
+  std::vector<std::string> cases;
+  for (int i = 0; i < 6; ++i) cases.push_back(ReferToBoth(*hospital));
+  auto a = Connect("assoc-a");
+  auto b = Connect("assoc-b");
+  MustPublish(*a, Accept("assoc-a", cases[0]));  // evicted by the five referrals after it
+  // Each case read back to admit a second consent (and its id checked against the others').
+  for (int i = 1; i < 6; ++i) {
+    MustPublish(*hospital, ConsentFor(cases[i], "late-" + cases[i], {"assoc-a"}));
+  }
+  auto reused = hospital->Publish(ConsentFor(cases[1], "late-" + cases[2], {"assoc-a"}),
+                                  sdk::DeadlineAfter(10s));
+  ASSERT_FALSE(reused);
+  EXPECT_EQ(reused.error().code, "invalid_transition");
+  auto again = b->Publish(Accept("assoc-b", cases[0]), sdk::DeadlineAfter(10s));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "already_accepted");
+
+  SetClock(due_ - 48 * kHour + 1);
+  auto got = Drain(*siao, 10s, [&](const auto& received) {
+    size_t n = 0;
+    for (int i = 1; i < 6; ++i) n += Count(received, EventKind::kEscalation, cases[i]) > 0;
+    return n == 5;
+  });
+  for (int i = 1; i < 6; ++i) EXPECT_EQ(Count(got, EventKind::kEscalation, cases[i]), 1u) << i;
+  auto more = Drain(*siao, 500ms);
+  got.insert(got.end(), more.begin(), more.end());
+  EXPECT_EQ(Count(got, EventKind::kEscalation, cases[0]), 0u);
+  for (int i = 1; i < 6; ++i) EXPECT_EQ(Count(got, EventKind::kEscalation, cases[i]), 1u) << i;
+  EXPECT_TRUE(MetricsShow("relais_escalations_pending 5")) << Metrics();
+
+  EXPECT_LE(MetricValue("relais_cases_resident"), 2.0) << Metrics();
+  EXPECT_GE(MetricValue("relais_cases_resident"), 1.0) << Metrics();
+  EXPECT_GE(MetricValue("relais_cases_evicted_total"), 4.0) << Metrics();
+  EXPECT_GE(MetricValue("relais_cases_read_back_total"), 5.0) << Metrics();
+}
+
 TEST_F(LifecycleScenario, NobodyAcceptsSoTheSiaoIsAlertedAtTheAcceptByTime) {
   auto hospital = Connect("hospital");
   auto siao = Connect("siao");

@@ -44,6 +44,10 @@ class RestartReplayScenario : public ScenarioTest {
     return out;
   }
 
+  // Fills the journal, restarts relaisd (with `extra_flags`) with its replay held half-way, and
+  // runs the sequence during the replay and after it.
+  void RunAcrossRestart(const std::vector<std::string>& extra_flags);
+
   void SetHold(const std::string& content) {
     std::ofstream out(hold_file_, std::ios::trunc);
     out << content << "\n";
@@ -52,7 +56,17 @@ class RestartReplayScenario : public ScenarioTest {
   std::filesystem::path hold_file_ = dir_.path() / "replay-hold";
 };
 
-TEST_F(RestartReplayScenario, DecisionsDuringTheReplayEqualThoseAfterIt) {
+TEST_F(RestartReplayScenario, DecisionsDuringTheReplayEqualThoseAfterIt) { RunAcrossRestart({}); }
+
+// The same with two cases in memory: the replay evicts the cases it built half-way and reads them
+// back when it reaches their next entry or when an event needs them (case_residency.cc).
+TEST_F(RestartReplayScenario, DecisionsAreTheSameWithTwoCasesInMemory) {
+  RunAcrossRestart({"--max-resident-cases", "2"});
+  EXPECT_GT(MetricValue("relais_cases_evicted_total"), 30.0) << Metrics();
+  EXPECT_GT(MetricValue("relais_cases_read_back_total"), 0.0) << Metrics();
+}
+
+void RestartReplayScenario::RunAcrossRestart(const std::vector<std::string>& extra_flags) {
   if (std::string(RELAISD_TEST_HOOKS_BIN).empty()) GTEST_FAIL() << "needs relaisd_test_hooks";
   const CaseSet during = NewSet(), after = NewSet();
   std::vector<std::string> filler;
@@ -83,9 +97,10 @@ TEST_F(RestartReplayScenario, DecisionsDuringTheReplayEqualThoseAfterIt) {
 
   broker_->Kill();
   SetHold(std::to_string(consents + 3));  // a few referrals of the filler replayed
-  broker_ = std::make_unique<BrokerProcess>(
-      *deployment_, std::vector<std::string>{"--test-clock-file", clock_file_.string(),
-                                             "--test-replay-hold-file", hold_file_.string()});
+  std::vector<std::string> flags = {"--test-clock-file", clock_file_.string(),
+                                    "--test-replay-hold-file", hold_file_.string()};
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  broker_ = std::make_unique<BrokerProcess>(*deployment_, flags);
   broker_->set_binary(RELAISD_TEST_HOOKS_BIN);
   broker_->Start();
 

@@ -211,6 +211,12 @@ class ScenarioTest : public ::testing::Test {
   }
 
   std::string Metrics() { return HttpGet(broker_->metrics_port(), "/metrics"); }
+  // The value of an unlabelled metric, -1 when /metrics does not show it.
+  double MetricValue(const std::string& name) {
+    const std::string metrics = "\n" + Metrics();
+    const size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(metrics.substr(at + name.size() + 2));
+  }
   // Waits up to 5 s for `line` (a whole line) on the broker's /metrics.
   bool MetricsShow(const std::string& line) {
     auto deadline = std::chrono::steady_clock::now() + 5s;

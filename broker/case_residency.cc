@@ -1,0 +1,201 @@
+// CaseEngine's residency: a bounded number of cases in memory, the others read back from the
+// journal when they are needed (docs/lifecycle.md §3, "Cases in memory").
+//
+// Why a case read back is the case that was evicted. A case's state is a function of its entries
+// applied in seq order (ApplyEvent touches cases_[ref], early_[ref], consents_of_case_[ref] and
+// the consents granted by entries of ref only), plus the fired flags of timers whose emission is
+// not journaled yet. Once the residency is bounded, Apply runs in seq order (the broker applies
+// commits in the order the journal completes them), so every entry up to applied_seq_ has been
+// applied and none after it: reading a case's entries up to applied_seq_ rebuilds exactly what was
+// evicted, and an entry committed but not yet applied comes through Apply afterwards. A fired
+// flag whose emission is not journaled yet is lost by an eviction: the timer fires again, with
+// the same deterministic event id, and the journal keeps the first (duplicate = true).
+// The counts (escalations, ruptures, accepted in time) are not counted again on a read-back.
+// Evicted cases' deadlines wait in dormant_ (16 bytes each); when one is due its case is read
+// back and its timers decide, as for any case in memory.
+#include <algorithm>
+
+#include "base/log.h"
+#include "broker/case_engine.h"
+#include "schema/codec.h"
+
+namespace relais::broker {
+
+void CaseEngine::BoundResidency(EventStore* store, uint64_t applied_seq, RegistrySource registry) {
+  if (options_.max_resident_cases == 0 || store == nullptr) return;
+  store_ = store;
+  registry_ = std::move(registry);
+  applied_seq_ = applied_seq;
+  // Every case with state is resident now; the oldest are evicted first, in no particular order.
+  for (const auto& [ref, c] : cases_) resident_.emplace(ref, 0);
+  for (const auto& [ref, e] : early_) resident_.emplace(ref, 0);
+  for (const auto& [ref, ids] : consents_of_case_) resident_.emplace(ref, 0);
+  EvictBeyondBound();
+}
+
+void CaseEngine::BeginReplay(const std::unordered_set<std::string>* pinned) {
+  if (store_ != nullptr) pinned_ = pinned;
+}
+
+void CaseEngine::ReplayPosition(uint64_t seq) {
+  if (store_ != nullptr) applied_seq_ = seq;
+}
+
+void CaseEngine::EndReplay(uint64_t applied_seq) {
+  if (store_ == nullptr) return;
+  pinned_ = nullptr;
+  applied_seq_ = applied_seq;
+  EvictBeyondBound();
+}
+
+CaseEngine::ResidencyCounts CaseEngine::Residency() const {
+  return {store_ != nullptr ? resident_.size() : cases_.size(), dormant_.size(), loads_,
+          evictions_};
+}
+
+base::Status CaseEngine::Ensure(const schema::Header& h) {
+  if (store_ == nullptr) return base::Ok();
+  if (h.kind == schema::EventKind::kConsentGranted && h.consent && !h.consent->consent_id.empty() &&
+      !consents_.count(h.consent->consent_id)) {
+    // The id may belong to an evicted case ("consent id already used for another case").
+    RELAIS_ASSIGN_OR_RETURN(auto owner, store_->ConsentCase(h.consent->consent_id));
+    if (owner && *owner != h.case_ref) RELAIS_RETURN_IF_ERROR(EnsureCase(*owner));
+  }
+  return EnsureCase(h.case_ref);
+}
+
+base::Status CaseEngine::EnsureCase(const std::string& case_ref) {
+  if (store_ == nullptr) return base::Ok();
+  if (auto it = resident_.find(case_ref); it != resident_.end()) {
+    it->second = ++tick_;
+    return base::Ok();
+  }
+  // Not in memory: either never applied (nothing to read) or evicted.
+  if (std::optional<int64_t> no = store_->CaseNumber(case_ref);
+      no && static_cast<size_t>(*no) < evicted_.size() && evicted_[*no]) {
+    std::string ref;
+    RELAIS_RETURN_IF_ERROR(Load(*no, ref));
+  }
+  Touch(case_ref);
+  return base::Ok();
+}
+
+base::Status CaseEngine::Load(int64_t case_no, std::string& case_ref) {
+  case_ref.clear();
+  bool skip = false;
+  // The registry as the start-up replay uses it (the emitter's territory); the effects were had
+  // when the entries were applied the first time.
+  std::shared_ptr<const RegistryView> registry = registry_ ? registry_() : nullptr;
+  loading_ = true;
+  auto st = store_->ReplayCaseNumber(case_no, 1, [&](uint64_t seq, const base::Bytes& bytes) {
+    if (seq > applied_seq_) return false;  // comes through Apply
+    auto h = schema::DecodeHeader(bytes);
+    if (!h) {
+      base::LogError("case_read_back_undecodable", {{"seq", seq}});
+      return true;
+    }
+    if (case_ref.empty()) {
+      case_ref = h->case_ref;
+      skip = resident_.count(case_ref) > 0;  // read back already (a superseded deadline)
+      if (skip) return false;
+    }
+    ApplyOne(*h, seq, registry.get());
+    return true;
+  });
+  loading_ = false;
+  if (!st) {
+    if (!skip && !case_ref.empty()) Drop(case_ref);  // no half-read case
+    return st;
+  }
+  if (!skip && !case_ref.empty()) ++loads_;
+  return base::Ok();
+}
+
+void CaseEngine::Touch(const std::string& case_ref) {
+  resident_[case_ref] = ++tick_;
+  EvictBeyondBound();
+}
+
+void CaseEngine::EvictBeyondBound() {
+  // At least the two cases one admission needs (its own and the owner of a consent id). The
+  // pinned cases (loaded while the replay runs) do not count: they cannot be evicted.
+  const size_t bound = std::max<size_t>(options_.max_resident_cases, 2);
+  const size_t pinned = pinned_ != nullptr ? pinned_->size() : 0;
+  if (store_ == nullptr || resident_.size() <= bound + pinned) return;
+  // Down to 7/8 of the bound at once, so that choosing the oldest (a pass over the resident
+  // cases) is paid once per bound/8 evictions. The case used last is never among them.
+  const size_t target = std::max<size_t>(bound - bound / 8, 2);
+  std::vector<std::pair<uint64_t, const std::string*>> by_age;
+  by_age.reserve(resident_.size());
+  for (const auto& [ref, tick] : resident_) {
+    if (pinned_ == nullptr || !pinned_->count(ref)) by_age.emplace_back(tick, &ref);
+  }
+  if (by_age.size() <= target) return;
+  const size_t n = by_age.size() - target;
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1),
+                   by_age.end());
+  std::vector<std::string> oldest;
+  oldest.reserve(n);
+  for (size_t i = 0; i < n; ++i) oldest.push_back(*by_age[i].second);
+  for (const auto& ref : oldest) Evict(ref);
+}
+
+void CaseEngine::Evict(const std::string& case_ref) {
+  const bool has_state =
+      cases_.count(case_ref) || early_.count(case_ref) || consents_of_case_.count(case_ref);
+  std::optional<int64_t> no;
+  if (has_state) {
+    no = store_->CaseNumber(case_ref);
+    if (!no || *no < 0) {
+      // State comes from journaled entries, so this cannot happen; keep the case if it does.
+      resident_[case_ref] = ++tick_;
+      return;
+    }
+  }
+  auto t = timer_of_.find(case_ref);
+  const base::TimeMs next =
+      t != timer_of_.end() ? t->second : std::numeric_limits<base::TimeMs>::max();
+  Drop(case_ref);
+  if (!has_state) return;
+  const auto index = static_cast<size_t>(*no);
+  if (index >= evicted_.size()) evicted_.resize(std::max(index + 1, evicted_.size() * 2));
+  evicted_[index] = true;
+  if (next != std::numeric_limits<base::TimeMs>::max()) dormant_.emplace(next, *no);
+  ++evictions_;
+}
+
+void CaseEngine::Drop(const std::string& case_ref) {
+  if (auto t = timer_of_.find(case_ref); t != timer_of_.end()) {
+    timers_.erase({t->second, case_ref});
+    timer_of_.erase(t);
+  }
+  resident_.erase(case_ref);
+  cases_.erase(case_ref);
+  early_.erase(case_ref);
+  if (auto ids = consents_of_case_.find(case_ref); ids != consents_of_case_.end()) {
+    for (const auto& id : ids->second) {
+      auto consent = consents_.find(id);
+      if (consent != consents_.end() && consent->second.case_ref == case_ref) {
+        consents_.erase(consent);
+      }
+    }
+    consents_of_case_.erase(ids);
+  }
+}
+
+base::Status CaseEngine::WakeDormant(base::TimeMs now, size_t max) {
+  for (size_t woken = 0; woken < max && !dormant_.empty() && dormant_.top().first <= now; ++woken) {
+    const Dormant due = dormant_.top();
+    dormant_.pop();
+    std::string ref;
+    if (auto st = Load(due.second, ref); !st) {
+      dormant_.push(due);  // tried again on a later tick
+      return st;
+    }
+    // Not Touch: no eviction before its timers had their turn in DueTimers.
+    if (!ref.empty()) resident_[ref] = ++tick_;
+  }
+  return base::Ok();
+}
+
+}  // namespace relais::broker
