@@ -16,6 +16,7 @@
 #define RELAIS_BROKER_CASE_ENGINE_H_
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -247,6 +248,10 @@ class CaseEngine {
   uint64_t tick_ = 0;
   std::unordered_map<std::string, uint64_t> resident_;  // case ref -> tick of its last use
   std::vector<bool> evicted_;                           // by case number: ever evicted
+  // By case number: the deadline queued in dormant_ for it (a queue entry with another time is
+  // superseded and skipped).
+  static constexpr base::TimeMs kNothingQueued = std::numeric_limits<base::TimeMs>::min();
+  std::vector<base::TimeMs> queued_due_;
   // (deadline, case number) of evicted cases; an entry is superseded once its case is read back.
   using Dormant = std::pair<base::TimeMs, int64_t>;
   std::priority_queue<Dormant, std::vector<Dormant>, std::greater<>> dormant_;

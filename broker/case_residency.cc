@@ -158,9 +158,18 @@ void CaseEngine::Evict(const std::string& case_ref) {
   Drop(case_ref);
   if (!has_state) return;
   const auto index = static_cast<size_t>(*no);
-  if (index >= evicted_.size()) evicted_.resize(std::max(index + 1, evicted_.size() * 2));
+  if (index >= evicted_.size()) {
+    const size_t size = std::max(index + 1, evicted_.size() * 2);
+    evicted_.resize(size);
+    queued_due_.resize(size, kNothingQueued);
+  }
   evicted_[index] = true;
-  if (next != std::numeric_limits<base::TimeMs>::max()) dormant_.emplace(next, *no);
+  // Queued once per deadline: a case read back and evicted again with the same next deadline
+  // adds nothing, so the queue stays about one entry per evicted case with a deadline.
+  if (next != std::numeric_limits<base::TimeMs>::max() && queued_due_[index] != next) {
+    dormant_.emplace(next, *no);
+    queued_due_[index] = next;
+  }
   ++evictions_;
 }
 
@@ -187,9 +196,13 @@ base::Status CaseEngine::WakeDormant(base::TimeMs now, size_t max) {
   for (size_t woken = 0; woken < max && !dormant_.empty() && dormant_.top().first <= now; ++woken) {
     const Dormant due = dormant_.top();
     dormant_.pop();
+    const auto index = static_cast<size_t>(due.second);
+    if (queued_due_[index] != due.first) continue;  // superseded by a later deadline
+    queued_due_[index] = kNothingQueued;
     std::string ref;
     if (auto st = Load(due.second, ref); !st) {
       dormant_.push(due);  // tried again on a later tick
+      queued_due_[index] = due.first;
       return st;
     }
     // Not Touch: no eviction before its timers had their turn in DueTimers.

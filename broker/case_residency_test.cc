@@ -150,6 +150,13 @@ TEST_F(CaseResidencyTest, DeadlinesOfEvictedCasesFire) {
   auto full = Replayed(0);
   auto bounded = Replayed(2);
   EXPECT_EQ(bounded->NextTimer(), full->NextTimer());
+  // Read back and evicted again and again: each deadline stays queued once.
+  ReadBackAll(*bounded);
+  const size_t queued = bounded->Residency().dormant_timers;
+  EXPECT_GT(queued, static_cast<size_t>(kCases) / 2);
+  ReadBackAll(*bounded);
+  ReadBackAll(*bounded);
+  EXPECT_EQ(bounded->Residency().dormant_timers, queued);
   const base::TimeMs late = kDue + 30 * base::kMsPerDay;  // every deadline passed
   std::vector<Emission> want = full->DueTimers(late, *registry_);
   ASSERT_FALSE(want.empty());
