@@ -674,7 +674,7 @@ void CaseEngine::Unfire(const Emission& e) {
 base::TimeMs CaseEngine::NextTimer() const {
   base::TimeMs next =
       timers_.empty() ? std::numeric_limits<base::TimeMs>::max() : timers_.begin()->first;
-  return dormant_.empty() ? next : std::min(next, dormant_.top().first);
+  return dormant_.empty() ? next : std::min(next, dormant_.top().due());
 }
 
 // Mirrors FireDue's conditions: the earliest of the timers that can still fire.

@@ -15,6 +15,7 @@
 #ifndef RELAIS_BROKER_CASE_ENGINE_H_
 #define RELAIS_BROKER_CASE_ENGINE_H_
 
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -251,10 +252,27 @@ class CaseEngine {
   // By case number: the deadline queued in dormant_ for it (a queue entry with another time is
   // superseded and skipped).
   static constexpr base::TimeMs kNothingQueued = std::numeric_limits<base::TimeMs>::min();
-  std::vector<base::TimeMs> queued_due_;
+  // Deques, not vectors: a million entries grow without a doubling copy at the peak.
+  std::deque<base::TimeMs> queued_due_;
   // (deadline, case number) of evicted cases; an entry is superseded once its case is read back.
-  using Dormant = std::pair<base::TimeMs, int64_t>;
-  std::priority_queue<Dormant, std::vector<Dormant>, std::greater<>> dormant_;
+  // 12 bytes: the deadline as two halves of an order-preserving unsigned value, and the number.
+  struct Dormant {
+    uint32_t due_hi = 0, due_lo = 0, case_no = 0;
+    Dormant(base::TimeMs due, uint32_t no) : case_no(no) {
+      const uint64_t u = static_cast<uint64_t>(due) ^ (uint64_t{1} << 63);
+      due_hi = static_cast<uint32_t>(u >> 32);
+      due_lo = static_cast<uint32_t>(u);
+    }
+    base::TimeMs due() const {
+      return static_cast<base::TimeMs>(((uint64_t{due_hi} << 32) | due_lo) ^ (uint64_t{1} << 63));
+    }
+  };
+  struct LaterFirst {
+    bool operator()(const Dormant& a, const Dormant& b) const {
+      return a.due_hi != b.due_hi ? a.due_hi > b.due_hi : a.due_lo > b.due_lo;
+    }
+  };
+  std::priority_queue<Dormant, std::deque<Dormant>, LaterFirst> dormant_;
   uint64_t loads_ = 0;
   uint64_t evictions_ = 0;
 };

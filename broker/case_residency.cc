@@ -11,7 +11,7 @@
 // flag whose emission is not journaled yet is lost by an eviction: the timer fires again, with
 // the same deterministic event id, and the journal keeps the first (duplicate = true).
 // The counts (escalations, ruptures, accepted in time) are not counted again on a read-back.
-// Evicted cases' deadlines wait in dormant_ (16 bytes each); when one is due its case is read
+// Evicted cases' deadlines wait in dormant_ (12 bytes each); when one is due its case is read
 // back and its timers decide, as for any case in memory.
 #include <algorithm>
 
@@ -55,10 +55,15 @@ CaseEngine::ResidencyCounts CaseEngine::Residency() const {
 
 base::Status CaseEngine::Ensure(const schema::Header& h) {
   if (store_ == nullptr) return base::Ok();
-  if (h.kind == schema::EventKind::kConsentGranted && h.consent && !h.consent->consent_id.empty() &&
-      !consents_.count(h.consent->consent_id)) {
-    // The id may belong to an evicted case ("consent id already used for another case").
-    RELAIS_ASSIGN_OR_RETURN(auto owner, store_->ConsentCase(h.consent->consent_id));
+  if (h.kind == schema::EventKind::kConsentGranted && h.consent && !h.consent->consent_id.empty()) {
+    // "consent id already used for another case" needs the case that owns the id in memory,
+    // and still there once this event's case is: both are then the most recently used.
+    std::optional<std::string> owner;
+    if (auto it = consents_.find(h.consent->consent_id); it != consents_.end()) {
+      owner = it->second.case_ref;
+    } else {
+      RELAIS_ASSIGN_OR_RETURN(owner, store_->ConsentCase(h.consent->consent_id));
+    }
     if (owner && *owner != h.case_ref) RELAIS_RETURN_IF_ERROR(EnsureCase(*owner));
   }
   return EnsureCase(h.case_ref);
@@ -146,8 +151,9 @@ void CaseEngine::Evict(const std::string& case_ref) {
   std::optional<int64_t> no;
   if (has_state) {
     no = store_->CaseNumber(case_ref);
-    if (!no || *no < 0) {
-      // State comes from journaled entries, so this cannot happen; keep the case if it does.
+    if (!no || *no < 0 || *no > std::numeric_limits<uint32_t>::max()) {
+      // State comes from journaled entries, so the first cannot happen; the second needs four
+      // billion cases. Keep the case in memory.
       resident_[case_ref] = ++tick_;
       return;
     }
@@ -158,16 +164,13 @@ void CaseEngine::Evict(const std::string& case_ref) {
   Drop(case_ref);
   if (!has_state) return;
   const auto index = static_cast<size_t>(*no);
-  if (index >= evicted_.size()) {
-    const size_t size = std::max(index + 1, evicted_.size() * 2);
-    evicted_.resize(size);
-    queued_due_.resize(size, kNothingQueued);
-  }
+  if (index >= evicted_.size()) evicted_.resize(std::max(index + 1, evicted_.size() * 2));
+  if (index >= queued_due_.size()) queued_due_.resize(index + 1, kNothingQueued);
   evicted_[index] = true;
   // Queued once per deadline: a case read back and evicted again with the same next deadline
   // adds nothing, so the queue stays about one entry per evicted case with a deadline.
   if (next != std::numeric_limits<base::TimeMs>::max() && queued_due_[index] != next) {
-    dormant_.emplace(next, *no);
+    dormant_.emplace(next, static_cast<uint32_t>(*no));
     queued_due_[index] = next;
   }
   ++evictions_;
@@ -193,16 +196,16 @@ void CaseEngine::Drop(const std::string& case_ref) {
 }
 
 base::Status CaseEngine::WakeDormant(base::TimeMs now, size_t max) {
-  for (size_t woken = 0; woken < max && !dormant_.empty() && dormant_.top().first <= now; ++woken) {
+  for (size_t woken = 0; woken < max && !dormant_.empty() && dormant_.top().due() <= now; ++woken) {
     const Dormant due = dormant_.top();
     dormant_.pop();
-    const auto index = static_cast<size_t>(due.second);
-    if (queued_due_[index] != due.first) continue;  // superseded by a later deadline
+    const auto index = static_cast<size_t>(due.case_no);
+    if (queued_due_[index] != due.due()) continue;  // superseded by a later deadline
     queued_due_[index] = kNothingQueued;
     std::string ref;
-    if (auto st = Load(due.second, ref); !st) {
+    if (auto st = Load(due.case_no, ref); !st) {
       dormant_.push(due);  // tried again on a later tick
-      queued_due_[index] = due.first;
+      queued_due_[index] = due.due();
       return st;
     }
     // Not Touch: no eviction before its timers had their turn in DueTimers.

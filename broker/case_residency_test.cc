@@ -3,6 +3,8 @@
 // the journal decides, applies, fires and counts as one that keeps every case.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "broker/case_journal_fixture.h"
 
 namespace relais::broker {
@@ -193,6 +195,100 @@ TEST_F(CaseResidencyTest, DeadlinesOfEvictedCasesFire) {
   EXPECT_EQ(bounded->EscalationsPending(), full->EscalationsPending());
   EXPECT_GT(full->EscalationsPending(), 0u);
   EXPECT_TRUE(bounded->DueTimers(late, *registry_).empty());
+}
+
+// Random sequences of every kind of event over a few cases, with time moving on: an engine that
+// keeps two cases in memory decides, applies and fires exactly as one that keeps them all.
+TEST_F(CaseResidencyTest, RandomSequencesGiveTheSameDecisionsAndEffects) {
+  auto full = Replayed(0);
+  auto bounded = Replayed(2);
+  std::mt19937 rng(20261126);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  const std::vector<std::string> agencies = {"hospital", "assoc-a", "assoc-b"};
+  base::TimeMs now = kNow;
+  size_t admitted = 0, refused = 0, fired = 0;
+  // Journals `h` and applies it to both engines; their effects must match.
+  auto commit = [&](const schema::Header& h, std::vector<journal::DerivedMutation> mutations) {
+    const uint64_t seq = JournalEvent(h, std::move(mutations));
+    ASSERT_NE(seq, 0u);
+    Effects want = full->Apply(h, seq, registry_.get(), now);
+    Effects got = bounded->Apply(h, seq, registry_.get(), now);
+    EXPECT_EQ(EmissionIds(got.emissions), EmissionIds(want.emissions)) << seq;
+    EXPECT_EQ(got.withhold, want.withhold) << seq;
+    EXPECT_EQ(got.erase, want.erase) << seq;
+    for (const Emission& e : want.emissions) {
+      const uint64_t emitted = JournalEvent(e.header, {});
+      ASSERT_NE(emitted, 0u);
+      full->Apply(e.header, emitted, registry_.get(), now);
+      bounded->Apply(e.header, emitted, registry_.get(), now);
+    }
+  };
+  for (int step = 0; step < 2000; ++step) {
+    const std::string ref = CaseRef(static_cast<int>(pick(kCases)));
+    const std::string who = agencies[pick(agencies.size())];
+    schema::Header h;
+    switch (pick(9)) {
+      case 0:
+        h = Grant(ref, "consent-" + std::to_string(pick(40)));
+        break;
+      case 1:
+        h = Event(EventKind::kReferral, ref, "hospital", {"assoc-a", "assoc-b"});
+        h.due_at = now + static_cast<base::TimeMs>(1 + pick(60)) * base::kMsPerDay;
+        break;
+      case 2:
+        h = Event(EventKind::kAccepted, ref, who);
+        break;
+      case 3:
+        h = Event(EventKind::kDeclined, ref, who);
+        h.decline_reason = schema::DeclineReason::kNoCapacity;
+        break;
+      case 4:  // rarer: a withdrawal closes its case for good
+        h = pick(4) == 0 ? Withdraw(ref, "consent-" + std::to_string(pick(40)), who)
+                         : Grant(ref, "consent-" + std::to_string(pick(40)));
+        break;
+      case 5:
+        h = Event(EventKind::kDeadlineChanged, ref, who);
+        h.due_at = now + static_cast<base::TimeMs>(1 + pick(60)) * base::kMsPerDay;
+        break;
+      case 6:
+        h = Event(pick(2) ? EventKind::kClosed : EventKind::kPickedUp, ref, who);
+        break;
+      case 7:
+        h = Event(EventKind::kPurgeReceipt, ref, who);
+        break;
+      default: {
+        now += static_cast<base::TimeMs>(pick(20)) * base::kMsPerDay;
+        std::vector<Emission> want = full->DueTimers(now, *registry_);
+        std::vector<Emission> got = bounded->DueTimers(now, *registry_);
+        ASSERT_EQ(EmissionIds(got), EmissionIds(want)) << "step " << step;
+        for (const Emission& e : want) commit(e.header, {});
+        fired += want.size();
+        continue;
+      }
+    }
+    h.emitted_at = now;
+    ASSERT_TRUE(bounded->Ensure(h));
+    auto want = full->Admit(h, *registry_, now);
+    auto got = bounded->Admit(h, *registry_, now);
+    ASSERT_EQ(got ? std::string("ok") : got.error().code,
+              want ? std::string("ok") : want.error().code)
+        << "step " << step << ": " << schema::EventKindName(h.kind) << " " << h.case_ref;
+    if (!want) {
+      ++refused;
+      continue;
+    }
+    ++admitted;
+    commit(h, std::move(want).value());
+  }
+  EXPECT_GT(admitted, 100u);
+  EXPECT_GT(refused, 100u);
+  EXPECT_GT(fired, 5u);
+  EXPECT_GT(bounded->Residency().loads, 100u);
+  EXPECT_EQ(ReadBackAll(*bounded), Snapshot(*full));
+  EXPECT_EQ(bounded->counts().escalations, full->counts().escalations);
+  EXPECT_EQ(bounded->counts().ruptures, full->counts().ruptures);
+  EXPECT_EQ(bounded->counts().accepted_in_time, full->counts().accepted_in_time);
+  EXPECT_EQ(bounded->EscalationsPending(), full->EscalationsPending());
 }
 
 }  // namespace

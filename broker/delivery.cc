@@ -101,8 +101,12 @@ void DeliveryManager::Appended(uint64_t seq, base::TimeMs received_at, schema::E
     auto sub = subs_.find(agency);
     if (sub == subs_.end()) continue;
     if (sub->second.caught_up && seq > sub->second.scanned_to) {
-      sub->second.live.push_back(seq);
-      sub->second.scanned_to = seq;
+      if (sub->second.live.size() < options_.max_live) {
+        sub->second.live.push_back(seq);
+        sub->second.scanned_to = seq;
+      } else {
+        sub->second.caught_up = false;  // seqs after scanned_to come from the store
+      }
     }
     PumpOne(sub->second, now_us);
   }

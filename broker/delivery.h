@@ -30,6 +30,9 @@ struct DeliveryOptions {
   uint32_t max_attempts = 10;
   uint32_t max_credit = 10'000;
   size_t cache_events = 4096;  // recently appended envelopes kept for live fan-out
+  // Live seqs queued in memory for a subscriber that falls behind; beyond, it reads the later
+  // ones from the store when it catches up, so its lag costs disk reads, not memory.
+  size_t max_live = 8192;
 };
 
 // Sends a Deliver frame to a connection; false if the connection is gone.

@@ -150,6 +150,28 @@ TEST_F(DeliveryTest, LiveEventsGoStraightToCaughtUpSubscribers) {
   EXPECT_EQ(store_.scans, scans_before);  // no store scan on the live path
 }
 
+// A subscriber falling far behind holds at most max_live seqs in memory; the later ones are read
+// from the store once it has caught up with those, in order and once each.
+TEST_F(DeliveryTest, ASubscriberFarBehindReadsTheRestFromTheStore) {
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  const size_t max_live = Options().max_live;
+  const int scans_before = store_.scans;
+  const uint64_t total = max_live + 500;
+  for (uint64_t i = 0; i < total; ++i) {
+    uint64_t seq = store_.Add({"assoc"});
+    manager_.Appended(seq, 0, store_.Read(seq)->envelope, {"assoc"}, 0);
+  }
+  EXPECT_EQ(store_.scans, scans_before);  // nothing read from the store yet
+  for (uint64_t seq = 1; sent_.size() < total && seq <= total; ++seq) {
+    manager_.Ack("assoc", seq);
+    manager_.Pump(0);
+  }
+  std::vector<uint64_t> expected(total);
+  for (uint64_t i = 0; i < total; ++i) expected[i] = i + 1;
+  EXPECT_EQ(SentSeqs(), expected);
+  EXPECT_GT(store_.scans, scans_before);  // the last 500 came from the store
+}
+
 TEST_F(DeliveryTest, EventAlreadySeenByScanIsNotSentTwiceWhenItsCommitArrives) {
   uint64_t seq = store_.Add({"assoc"});  // committed, its completion not yet processed
   ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));

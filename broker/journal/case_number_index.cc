@@ -17,20 +17,34 @@ CaseNumberIndex::Key CaseNumberIndex::KeyOf(std::string_view case_ref) {
   return k;
 }
 
-size_t CaseNumberIndex::Probe(const Key& key) const {
-  const size_t mask = slots_.size() - 1;
+size_t CaseNumberIndex::Probe(const Shard& shard, const Key& key) {
+  const size_t mask = shard.slots.size() - 1;
   for (size_t i = key.hi & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
+    const Slot& s = shard.slots[i];
     if (s.no == 0 || (s.hi == key.hi && s.lo == key.lo)) return i;
   }
+}
+
+size_t CaseNumberIndex::size() const {
+  size_t n = wide_.size();
+  for (const Shard& shard : shards_) n += shard.size;
+  return n;
+}
+
+size_t CaseNumberIndex::bytes() const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) n += shard.slots.capacity() * sizeof(Slot);
+  return n;
 }
 
 std::optional<int64_t> CaseNumberIndex::Find(std::string_view case_ref) const {
   if (!wide_.empty()) {
     if (auto it = wide_.find(std::string(case_ref)); it != wide_.end()) return it->second;
   }
-  if (slots_.empty()) return std::nullopt;
-  const Slot& s = slots_[Probe(KeyOf(case_ref))];
+  const Key key = KeyOf(case_ref);
+  const Shard& shard = ShardOf(key);
+  if (shard.slots.empty()) return std::nullopt;
+  const Slot& s = shard.slots[Probe(shard, key)];
   if (s.no == 0) return std::nullopt;
   return static_cast<int64_t>(s.no);
 }
@@ -40,42 +54,46 @@ void CaseNumberIndex::Insert(std::string_view case_ref, int64_t case_no) {
     wide_.emplace(std::string(case_ref), case_no);
     return;
   }
-  if ((size_ + 1) * 8 > slots_.size() * 7) Grow();
   const Key key = KeyOf(case_ref);
-  Slot& s = slots_[Probe(key)];
-  if (s.no == 0) ++size_;
+  Shard& shard = ShardOf(key);
+  if ((shard.size + 1) * 8 > shard.slots.size() * 7) Grow(shard);
+  Slot& s = shard.slots[Probe(shard, key)];
+  if (s.no == 0) ++shard.size;
   s = Slot{key.hi, key.lo, static_cast<uint32_t>(case_no)};
 }
 
 void CaseNumberIndex::Erase(std::string_view case_ref) {
   if (!wide_.empty() && wide_.erase(std::string(case_ref)) > 0) return;
-  if (slots_.empty()) return;
-  const size_t mask = slots_.size() - 1;
-  size_t hole = Probe(KeyOf(case_ref));
-  if (slots_[hole].no == 0) return;
-  slots_[hole] = Slot{};
-  --size_;
+  const Key key = KeyOf(case_ref);
+  Shard& shard = ShardOf(key);
+  if (shard.slots.empty()) return;
+  std::vector<Slot>& slots = shard.slots;
+  const size_t mask = slots.size() - 1;
+  size_t hole = Probe(shard, key);
+  if (slots[hole].no == 0) return;
+  slots[hole] = Slot{};
+  --shard.size;
   // Backward shift: move up each following slot whose home lies at or before the hole.
-  for (size_t i = (hole + 1) & mask; slots_[i].no != 0; i = (i + 1) & mask) {
-    const size_t home = slots_[i].hi & mask;
+  for (size_t i = (hole + 1) & mask; slots[i].no != 0; i = (i + 1) & mask) {
+    const size_t home = slots[i].hi & mask;
     const bool movable = hole <= i ? (home <= hole || home > i) : (home <= hole && home > i);
     if (movable) {
-      slots_[hole] = slots_[i];
-      slots_[i] = Slot{};
+      slots[hole] = slots[i];
+      slots[i] = Slot{};
       hole = i;
     }
   }
 }
 
-void CaseNumberIndex::Grow() {
-  std::vector<Slot> old = std::move(slots_);
-  slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{});
-  const size_t mask = slots_.size() - 1;
+void CaseNumberIndex::Grow(Shard& shard) {
+  std::vector<Slot> old = std::move(shard.slots);
+  shard.slots.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+  const size_t mask = shard.slots.size() - 1;
   for (const Slot& s : old) {
     if (s.no == 0) continue;
     size_t i = s.hi & mask;
-    while (slots_[i].no != 0) i = (i + 1) & mask;
-    slots_[i] = s;
+    while (shard.slots[i].no != 0) i = (i + 1) & mask;
+    shard.slots[i] = s;
   }
 }
 
