@@ -46,7 +46,7 @@ po::options_description Options(RelaisdConfig& c, bool test_hooks) {
       "a connection silent this long is considered gone")(
       "max-pending", po::value(&c.max_pending)->default_value(20000),
       "publishes being verified or committed at once; beyond: transient 'overloaded'")(
-      "max-resident-cases", po::value(&c.max_resident_cases)->default_value(20000),
+      "max-resident-cases", po::value(&c.max_resident_cases)->default_value(10000),
       "cases kept in memory once the start-up replay is over; the least recently used others "
       "are read back from the journal when an event, a deadline or a receipt concerns them "
       "(0: keep every case)")("checkpoint-every",

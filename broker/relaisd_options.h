@@ -26,7 +26,7 @@ struct RelaisdConfig {
   std::vector<std::string> allow_from;
   int ban_connections = 100;
   int ban_seconds = 60;
-  size_t max_resident_cases = 20000;
+  size_t max_resident_cases = 10000;
   std::string journal;
   std::string registry;
   std::string authority_pub;
