@@ -204,8 +204,10 @@ base::Status CaseEngine::WakeDormant(base::TimeMs now, size_t max) {
     queued_due_[index] = kNothingQueued;
     std::string ref;
     if (auto st = Load(due.case_no, ref); !st) {
-      dormant_.push(due);  // tried again on a later tick
-      queued_due_[index] = due.due();
+      // Tried again a second later (not at once: a read error would make the timer loop spin).
+      const Dormant retry(now + 1000, due.case_no);
+      dormant_.push(retry);
+      queued_due_[index] = retry.due();
       return st;
     }
     // Not Touch: no eviction before its timers had their turn in DueTimers.
