@@ -158,7 +158,6 @@ class Broker {
   DeliveryManager delivery_;
   // Cases with an event being journaled; later events of the same case wait here.
   std::unordered_map<std::string, std::deque<Verified>> case_waiting_;
-  uint64_t applied_seq_ = 0;  // the last seq given to engine_.Apply after its commit
   // Per peer with publishes being verified: arrival numbers handed out and admitted so far, and
   // the results that came back ahead of their turn. Erased when nothing is in flight.
   struct ArrivalOrder {

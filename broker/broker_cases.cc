@@ -69,7 +69,6 @@ void Broker::AfterCommit(Committed& c, int64_t now_us) {
     const Appended& a = *c.result;
     auto registry = registry_.Current();
     Effects fx = engine_.Apply(c.header, a.seq, registry.get(), clock_.NowMs());
-    applied_seq_ = std::max(applied_seq_, a.seq);
     delivery_.Appended(a.seq, a.received_at, std::move(c.envelope), c.header.recipients, now_us);
     if (!fx.withhold.empty()) delivery_.Withhold(fx.withhold);
     if (fx.erase) {

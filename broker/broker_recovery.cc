@@ -86,9 +86,8 @@ void Broker::FinishRecovery() {
       ++reemitted;
     }
   }
-  // Every entry up to the head at start was replayed, and the live ones were applied in order:
-  // from now on a case is read back up to the last seq applied.
-  engine_.EndReplay(std::max(r->end_seq(), applied_seq_));
+  // From now on a case is read back up to the last seq applied.
+  engine_.EndReplay(r->end_seq());
   metrics_.replay_pending.store(false);
   UpdateGauges();
   base::LogInfo("recovered", {{"events", r->events()},

@@ -414,16 +414,15 @@ Effects CaseEngine::Apply(const schema::Header& h, uint64_t seq, const RegistryV
   if (store_ == nullptr) return ApplyOne(h, seq, registry);
   // Read back first if it was evicted: its entries up to applied_seq_, which precede this one.
   auto st = EnsureCase(h.case_ref);
+  max_applied_ = std::max(max_applied_, seq);
   // While replaying, the recovery sets the position; the live events of pinned cases jump ahead.
-  if (pinned_ == nullptr) applied_seq_ = std::max(applied_seq_, seq);
+  if (pinned_ == nullptr) applied_seq_ = max_applied_;
   if (!st) {
     // The case stays evicted; the next read-back includes this entry. Its effects are lost.
     base::LogError("case_read_back_failed", {{"seq", seq}, {"code", st.error().code}});
     return {};
   }
-  Effects fx = ApplyOne(h, seq, registry);
-  EvictBeyondBound();
-  return fx;
+  return ApplyOne(h, seq, registry);  // EnsureCase already evicted beyond the bound
 }
 
 Effects CaseEngine::ApplyOne(const schema::Header& h, uint64_t seq, const RegistryView* registry) {

@@ -148,11 +148,11 @@ class CaseEngine {
   // While the start-up replay runs (case_recovery.h) the entries are applied in seq order up to
   // the replay's position, except those of the `pinned` cases (loaded completely, then given
   // their live events), which are never evicted. ReplayPosition: every entry up to `seq` of a
-  // case not pinned has been applied. EndReplay: back to Apply in seq order, up to
-  // `applied_seq`. No-ops unless the residency is bounded.
+  // case not pinned has been applied. EndReplay: the replay applied every entry up to
+  // `replayed_to`; back to Apply in seq order. No-ops unless the residency is bounded.
   void BeginReplay(const std::unordered_set<std::string>* pinned);
   void ReplayPosition(uint64_t seq);
-  void EndReplay(uint64_t applied_seq);
+  void EndReplay(uint64_t replayed_to);
   // Makes the state exact for admitting `header`: its case, and for a consent grant the case
   // that already owns the consent id, are in memory. Errors are the store's read errors.
   base::Status Ensure(const schema::Header& header);
@@ -244,6 +244,7 @@ class CaseEngine {
   EventStore* store_ = nullptr;  // set by BoundResidency
   RegistrySource registry_;
   uint64_t applied_seq_ = 0;  // entries up to it are applied (cases read back up to it)
+  uint64_t max_applied_ = 0;  // the highest seq given to Apply
   const std::unordered_set<std::string>* pinned_ = nullptr;  // while replaying: never evicted
   bool loading_ = false;  // a case is being read back: its events were counted already
   uint64_t tick_ = 0;

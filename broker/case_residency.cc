@@ -41,10 +41,11 @@ void CaseEngine::ReplayPosition(uint64_t seq) {
   if (store_ != nullptr) applied_seq_ = seq;
 }
 
-void CaseEngine::EndReplay(uint64_t applied_seq) {
+void CaseEngine::EndReplay(uint64_t replayed_to) {
   if (store_ == nullptr) return;
   pinned_ = nullptr;
-  applied_seq_ = applied_seq;
+  // The live events applied meanwhile (seq > replayed_to) came in seq order.
+  applied_seq_ = std::max(replayed_to, max_applied_);
   EvictBeyondBound();
 }
 
@@ -76,8 +77,9 @@ base::Status CaseEngine::EnsureCase(const std::string& case_ref) {
     return base::Ok();
   }
   // Not in memory: either never applied (nothing to read) or evicted.
-  if (std::optional<int64_t> no = store_->CaseNumber(case_ref);
-      no && static_cast<size_t>(*no) < evicted_.size() && evicted_[*no]) {
+  std::optional<int64_t> no;
+  if (!evicted_.empty()) no = store_->CaseNumber(case_ref);
+  if (no && static_cast<size_t>(*no) < evicted_.size() && evicted_[*no]) {
     std::string ref;
     RELAIS_RETURN_IF_ERROR(Load(*no, ref));
   }
