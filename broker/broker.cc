@@ -38,10 +38,9 @@ Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& 
       metrics_(metrics),
       engine_(engine),
       self_(self),
-      delivery_(store, options_.delivery,
-                [this](const std::string& peer, const schema::Deliver& d) {
-                  return SendFrame(peer, schema::Frame(d));
-                }) {}
+      delivery_(store, options_.delivery, [this](const std::string& peer, base::ByteView frame) {
+        return SendBytes(peer, frame);
+      }) {}
 
 base::Status Broker::Run() {
   StartRecovery();
@@ -51,7 +50,7 @@ base::Status Broker::Run() {
     int64_t now_us = base::MonotonicMicros();
     int timeout_ms = static_cast<int>(std::clamp<int64_t>((next_pump - now_us) / 1000, 0, 100));
     if (RecoveryRunnable()) timeout_ms = 0;  // replay between polls
-    auto inbound = server_.Poll(timeout_ms, WakeFds());
+    auto inbound = server_.Poll(timeout_ms, WakeFds(), 4096);
     if (!inbound) return std::move(inbound).error();
     now_us = base::MonotonicMicros();
     for (auto& in : *inbound) HandleInbound(in, now_us);
@@ -432,7 +431,11 @@ void Broker::SendAck(const std::string& peer, const base::Bytes& event_id, schem
 }
 
 bool Broker::SendFrame(const std::string& peer, const schema::Frame& frame) {
-  auto st = server_.Send(peer, schema::EncodeFrame(frame));
+  return SendBytes(peer, schema::EncodeFrame(frame));
+}
+
+bool Broker::SendBytes(const std::string& peer, base::ByteView frame) {
+  auto st = server_.Send(peer, frame);
   if (!st) {
     if (st.error().code == "peer_gone") sessions_.erase(peer);
     return false;

@@ -4,11 +4,68 @@
 
 #include "base/crash_point.h"
 #include "base/log.h"
+#include "schema/codec.h"
 
 namespace relais::broker {
 
+namespace {
+
+base::Bytes EncodeDeliver(uint64_t seq, base::TimeMs received_at, uint32_t attempt,
+                          schema::Envelope envelope) {
+  schema::Deliver d;
+  d.seq = seq;
+  d.received_at = received_at;
+  d.attempt = attempt;
+  d.envelope = std::move(envelope);
+  return schema::EncodeFrame(schema::Frame(std::move(d)));
+}
+
+// The frame of a later attempt: the first attempt's, with its attempt number changed.
+std::optional<base::Bytes> WithAttempt(const base::Bytes& first, uint32_t attempt) {
+  schema::DecodeLimits limits;
+  limits.max_bytes = std::max<uint64_t>(limits.max_bytes, first.size());
+  auto frame = schema::DecodeFrame(first, limits);
+  if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return std::nullopt;
+  auto& d = std::get<schema::Deliver>(*frame);
+  d.attempt = attempt;
+  return schema::EncodeFrame(*frame);
+}
+
+}  // namespace
+
+const base::Bytes* DeliveryManager::FrameCache::Find(uint64_t seq) const {
+  auto it = frames_.find(seq);
+  return it == frames_.end() ? nullptr : &it->second;
+}
+
+void DeliveryManager::FrameCache::Put(uint64_t seq, base::Bytes frame) {
+  bytes_ += frame.size();
+  auto [it, inserted] = frames_.try_emplace(seq, std::move(frame));
+  if (!inserted) {
+    bytes_ -= it->second.size();
+    it->second = std::move(frame);
+  }
+  order_.push_back(seq);
+  while (!order_.empty() &&
+         (frames_.size() > max_events_ || bytes_ > max_bytes_ || order_.size() > 2 * max_events_)) {
+    Erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+void DeliveryManager::FrameCache::Erase(uint64_t seq) {
+  auto it = frames_.find(seq);
+  if (it == frames_.end()) return;
+  bytes_ -= it->second.size();
+  frames_.erase(it);
+}
+
 DeliveryManager::DeliveryManager(EventStore& store, DeliveryOptions options, DeliverFn deliver)
-    : store_(store), options_(options), deliver_(std::move(deliver)) {}
+    : store_(store),
+      options_(options),
+      deliver_(std::move(deliver)),
+      cache_(options.cache_events, options.cache_bytes),
+      read_ahead_(options.read_ahead_events, options.read_ahead_bytes) {}
 
 base::Status DeliveryManager::Subscribe(const std::string& agency, const std::string& peer,
                                         const schema::Subscribe& request, int64_t now_us) {
@@ -95,8 +152,7 @@ void DeliveryManager::Nack(const std::string& agency, uint64_t seq, const std::s
 
 void DeliveryManager::Appended(uint64_t seq, base::TimeMs received_at, schema::Envelope envelope,
                                const std::vector<std::string>& recipients, int64_t now_us) {
-  cache_[seq] = StoredEvent{seq, received_at, std::move(envelope)};
-  while (cache_.size() > options_.cache_events) cache_.erase(cache_.begin());
+  cache_.Put(seq, EncodeDeliver(seq, received_at, 1, std::move(envelope)));
   for (const auto& agency : recipients) {
     auto sub = subs_.find(agency);
     if (sub == subs_.end()) continue;
@@ -119,16 +175,15 @@ void DeliveryManager::Rescan(const std::string& agency, uint64_t seq) {
   if (sub == subs_.end()) return;
   sub->second.caught_up = false;
   sub->second.live.clear();
-  sub->second.prefetched.clear();
   sub->second.scanned_to = std::min(sub->second.scanned_to, seq > 0 ? seq - 1 : 0);
 }
 
 void DeliveryManager::Withhold(const std::vector<uint64_t>& seqs) {
   for (uint64_t seq : seqs) {
-    cache_.erase(seq);
+    cache_.Erase(seq);
+    read_ahead_.Erase(seq);
     for (auto& [agency, sub] : subs_) {
       if (EraseInFlight(sub, seq)) --stats_.in_flight;
-      sub.prefetched.erase(seq);
       sub.nacked.erase(seq);
       sub.live.erase(std::remove(sub.live.begin(), sub.live.end(), seq), sub.live.end());
     }
@@ -153,12 +208,15 @@ void DeliveryManager::PumpOne(Subscription& sub, int64_t now_us) {
   while (!sub.gone && sub.in_flight.size() < sub.credit) {
     if (!sub.live.empty()) {
       uint64_t seq = sub.live.front();
-      sub.live.pop_front();
-      if (!sub.in_flight.count(seq)) {
-        Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
-      } else {
-        sub.prefetched.erase(seq);
+      if (!IsCached(seq)) {  // behind the cache: read this and the next ones in one query
+        std::vector<uint64_t> next;
+        for (size_t i = 0; i < sub.live.size() && next.size() < options_.read_chunk; ++i) {
+          next.push_back(sub.live[i]);
+        }
+        Prefetch(next);
       }
+      sub.live.pop_front();
+      if (!sub.in_flight.count(seq)) Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
       continue;
     }
     if (sub.caught_up) break;
@@ -181,13 +239,12 @@ void DeliveryManager::FillFromStore(Subscription& sub, int64_t now_us) {
     sub.scanned_to = std::max(sub.scanned_to, seq);
   }
   if (pending->size() < want) sub.caught_up = true;
-  Prefetch(sub, *pending);
 }
 
-void DeliveryManager::Prefetch(Subscription& sub, const std::vector<uint64_t>& seqs) {
+void DeliveryManager::Prefetch(const std::vector<uint64_t>& seqs) {
   std::vector<uint64_t> missing;
   for (uint64_t seq : seqs) {
-    if (!cache_.count(seq) && !sub.prefetched.count(seq)) missing.push_back(seq);
+    if (!IsCached(seq)) missing.push_back(seq);
   }
   if (missing.size() < 2) return;  // a single read is no cheaper ahead of time
   auto events = store_.ReadMany(missing);
@@ -196,8 +253,7 @@ void DeliveryManager::Prefetch(Subscription& sub, const std::vector<uint64_t>& s
     return;  // Send reads them one by one
   }
   for (auto& e : *events) {
-    const uint64_t seq = e.seq;
-    sub.prefetched.emplace(seq, std::move(e));
+    read_ahead_.Put(e.seq, EncodeDeliver(e.seq, e.received_at, 1, std::move(e.envelope)));
   }
 }
 
@@ -246,15 +302,17 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
 }
 
 bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us) {
-  const StoredEvent* event = Lookup(sub, seq);
-  if (event == nullptr) return true;  // erased or unreadable: nothing to deliver
-  schema::Deliver d;
-  d.seq = seq;
-  d.received_at = event->received_at;
-  d.attempt = attempt;
-  // A read from the store is used once: its bytes move into the frame instead of being copied.
-  d.envelope = event == &scratch_ ? std::move(scratch_.envelope) : event->envelope;
-  if (!deliver_(sub.peer, d)) {
+  const base::Bytes* first = Lookup(seq);
+  if (first == nullptr) return true;  // erased or unreadable: nothing to deliver
+  std::optional<base::Bytes> later;
+  if (attempt != 1) {
+    later = WithAttempt(*first, attempt);
+    if (!later) {
+      base::LogError("delivery_encode_failed", {{"seq", seq}});
+      return true;
+    }
+  }
+  if (!deliver_(sub.peer, later ? *later : *first)) {
     sub.gone = true;
     return false;
   }
@@ -266,21 +324,19 @@ bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, in
   return true;
 }
 
-const StoredEvent* DeliveryManager::Lookup(Subscription& sub, uint64_t seq) {
-  auto it = cache_.find(seq);
-  if (it != cache_.end()) return &it->second;
-  auto ahead = sub.prefetched.find(seq);
-  if (ahead != sub.prefetched.end()) {
-    scratch_ = std::move(ahead->second);
-    sub.prefetched.erase(ahead);
-    return &scratch_;
-  }
+const base::Bytes* DeliveryManager::Cached(uint64_t seq) const {
+  const base::Bytes* frame = cache_.Find(seq);
+  return frame != nullptr ? frame : read_ahead_.Find(seq);
+}
+
+const base::Bytes* DeliveryManager::Lookup(uint64_t seq) {
+  if (const base::Bytes* frame = Cached(seq)) return frame;
   auto read = store_.Read(seq);
   if (!read) {
     base::LogError("delivery_read_failed", {{"seq", seq}, {"code", read.error().code}});
     return nullptr;
   }
-  scratch_ = std::move(read).value();
+  scratch_ = EncodeDeliver(seq, read->received_at, 1, std::move(read->envelope));
   return &scratch_;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "base/bytes.h"
 #include "broker/event_store.h"
 #include "schema/wire.h"
 
@@ -29,14 +30,24 @@ struct DeliveryOptions {
   int64_t max_backoff_us = 300'000'000;
   uint32_t max_attempts = 10;
   uint32_t max_credit = 10'000;
-  size_t cache_events = 4096;  // recently appended envelopes kept for live fan-out
+  // Recently appended events kept, as encoded Deliver frames, for live fan-out: at most this
+  // many, and at most cache_bytes of frames.
+  size_t cache_events = 4096;
+  size_t cache_bytes = 16u << 20;
+  // Events read from the store for subscribers behind the cache, shared by them all (one read
+  // serves every subscriber catching up over the same seqs); the oldest reads go first.
+  size_t read_ahead_events = 2048;
+  size_t read_ahead_bytes = 8u << 20;
+  // Seqs read from the store in one query.
+  size_t read_chunk = 256;
   // Live seqs queued in memory for a subscriber that falls behind; beyond, it reads the later
   // ones from the store when it catches up, so its lag costs disk reads, not memory.
   size_t max_live = 8192;
 };
 
-// Sends a Deliver frame to a connection; false if the connection is gone.
-using DeliverFn = std::function<bool(const std::string& peer, const schema::Deliver& deliver)>;
+// Sends an encoded Deliver frame (schema::EncodeFrame) to a connection; false if the connection
+// is gone. The first attempt of an event is encoded once and the same bytes go to every recipient.
+using DeliverFn = std::function<bool(const std::string& peer, base::ByteView frame)>;
 
 struct DeliveryStats {
   uint64_t delivered = 0;
@@ -95,9 +106,6 @@ class DeliveryManager {
     // The same deliveries ordered by (due_us, seq): a pass looks only at those due, not at all
     // `credit` deliveries in flight. Kept in step by AddInFlight, EraseInFlight and Nack.
     std::set<std::pair<int64_t, uint64_t>> deadlines;
-    // Events read ahead from the store in one query for the seqs in `live` (a subscriber behind
-    // the cache); consumed by Send.
-    std::map<uint64_t, StoredEvent> prefetched;
     std::map<uint64_t, std::string> nacked;  // seq -> reason given by the receiver
     bool gone = false;                       // its connection vanished during a send
   };
@@ -110,8 +118,30 @@ class DeliveryManager {
   bool Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us);
   void Redeliver(Subscription& sub, int64_t now_us);
   void FillFromStore(Subscription& sub, int64_t now_us);
-  void Prefetch(Subscription& sub, const std::vector<uint64_t>& seqs);
-  const StoredEvent* Lookup(Subscription& sub, uint64_t seq);
+  // Reads those of `seqs` that no cache holds into the read-ahead cache, in one query.
+  void Prefetch(const std::vector<uint64_t>& seqs);
+  // The first-attempt frame of `seq` from a cache, or read from the store (nullptr: erased or
+  // unreadable).
+  const base::Bytes* Lookup(uint64_t seq);
+  const base::Bytes* Cached(uint64_t seq) const;
+  bool IsCached(uint64_t seq) const { return cache_.Contains(seq) || read_ahead_.Contains(seq); }
+  // First-attempt Deliver frames by seq, bounded in count and bytes; the first put goes first.
+  class FrameCache {
+   public:
+    FrameCache(size_t max_events, size_t max_bytes)
+        : max_events_(max_events), max_bytes_(max_bytes) {}
+    const base::Bytes* Find(uint64_t seq) const;
+    bool Contains(uint64_t seq) const { return frames_.count(seq) > 0; }
+    void Put(uint64_t seq, base::Bytes frame);
+    void Erase(uint64_t seq);
+
+   private:
+    const size_t max_events_;
+    const size_t max_bytes_;
+    std::unordered_map<uint64_t, base::Bytes> frames_;
+    std::deque<uint64_t> order_;  // put order; seqs erased since stay until they reach the front
+    size_t bytes_ = 0;
+  };
   int64_t Backoff(uint32_t attempt) const;
 
   EventStore& store_;
@@ -121,8 +151,9 @@ class DeliveryManager {
   std::unordered_map<std::string, std::string> agency_by_peer_;
   // agency -> seq -> attempts so far; survives reconnects, not broker restarts.
   std::unordered_map<std::string, std::unordered_map<uint64_t, uint32_t>> attempts_;
-  std::map<uint64_t, StoredEvent> cache_;  // seq -> event, bounded
-  StoredEvent scratch_;
+  FrameCache cache_;       // the newest appended events
+  FrameCache read_ahead_;  // events read from the store for subscribers behind
+  base::Bytes scratch_;    // a frame read from the store outside any cache
   DeliveryStats stats_;
 };
 

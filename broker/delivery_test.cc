@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "schema/codec.h"
+
 namespace relais::broker {
 namespace {
 
@@ -96,9 +98,13 @@ class FakeStore : public EventStore {
 class DeliveryTest : public ::testing::Test {
  protected:
   DeliveryTest()
-      : manager_(store_, Options(), [this](const std::string& peer, const schema::Deliver& d) {
+      : manager_(store_, Options(), [this](const std::string& peer, base::ByteView bytes) {
           if (gone_.count(peer)) return false;
-          sent_.push_back({peer, d.seq, d.attempt});
+          auto frame = schema::DecodeFrame(bytes);
+          EXPECT_TRUE(frame && std::holds_alternative<schema::Deliver>(*frame));
+          if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return true;
+          const auto& d = std::get<schema::Deliver>(*frame);
+          sent_.push_back({peer, d.seq, d.attempt, d.envelope.header});
           return true;
         }) {}
   static DeliveryOptions Options() {
@@ -122,6 +128,7 @@ class DeliveryTest : public ::testing::Test {
     std::string peer;
     uint64_t seq;
     uint32_t attempt;
+    base::Bytes header;  // the fake store's events carry their seq in the header
   };
   FakeStore store_;
   DeliveryManager manager_;
@@ -211,6 +218,49 @@ TEST_F(DeliveryTest, BacklogOutsideTheCacheIsReadInOneBatch) {
   EXPECT_EQ(sent_.size(), 40u);
   EXPECT_EQ(sent_.back().seq, 40u);
   EXPECT_EQ(store_.reads, 0);
+}
+
+// Subscribers behind the cache catching up over the same seqs share one read of the store.
+TEST_F(DeliveryTest, SubscribersBehindTheCacheShareOneReadOfTheStore) {
+  const std::vector<std::string> agencies = {"a1", "a2", "a3"};
+  for (int i = 0; i < 50; ++i) store_.Add(agencies);
+  for (size_t k = 0; k < agencies.size(); ++k) {
+    ASSERT_TRUE(manager_.Subscribe(agencies[k], "p" + std::to_string(k), Sub(100), 0));
+  }
+  ASSERT_EQ(sent_.size(), 150u);
+  EXPECT_EQ(store_.batch_reads, 1);
+  EXPECT_EQ(store_.reads, 0);
+  for (size_t k = 0; k < agencies.size(); ++k) {
+    std::vector<uint64_t> got;
+    for (const auto& s : sent_) {
+      if (s.peer == "p" + std::to_string(k)) {
+        got.push_back(s.seq);
+        EXPECT_EQ(s.header, (base::Bytes{static_cast<uint8_t>(s.seq)}));
+      }
+    }
+    ASSERT_EQ(got.size(), 50u);
+    for (uint64_t i = 0; i < 50; ++i) EXPECT_EQ(got[i], i + 1);
+  }
+}
+
+// A live event is encoded once for all its recipients; a redelivery carries the same event with
+// its own attempt number.
+TEST_F(DeliveryTest, ARedeliveryCarriesTheSameEventWithItsAttempt) {
+  ASSERT_TRUE(manager_.Subscribe("a1", "p1", Sub(10), 0));
+  ASSERT_TRUE(manager_.Subscribe("a2", "p2", Sub(10), 0));
+  uint64_t seq = store_.Add({"a1", "a2"});
+  manager_.Appended(seq, 7, store_.Read(seq)->envelope, {"a1", "a2"}, 0);
+  ASSERT_EQ(sent_.size(), 2u);
+  manager_.Ack("a2", seq);
+  manager_.Pump(1000);  // a1's first attempt timed out
+  ASSERT_EQ(sent_.size(), 3u);
+  EXPECT_EQ(sent_[2].peer, "p1");
+  EXPECT_EQ(sent_[2].attempt, 2u);
+  for (const auto& s : sent_) {
+    EXPECT_EQ(s.seq, seq);
+    EXPECT_EQ(s.header, (base::Bytes{static_cast<uint8_t>(seq)}));
+  }
+  EXPECT_EQ(store_.reads, 1);  // the test's own read above: the broker read nothing
 }
 
 TEST_F(DeliveryTest, OnlyTimedOutDeliveriesAreRedeliveredInSeqOrder) {

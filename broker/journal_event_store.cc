@@ -206,6 +206,12 @@ base::Result<std::unique_ptr<JournalEventStore>> OpenJournalEventStore(
   jo.checkpoint_every_ms = options.checkpoint_interval_ms;
   jo.vfs = options.vfs;
   jo.on_corruption = options.on_corruption;
+  jo.on_batch = options.on_batch;
+  // The broker appends what a verification thread checked (publish_check.cc: the signature over
+  // these header bytes and digests, the digests over this body and these wraps) or what it sealed
+  // itself; the journal does not hash and decode it all again on the I/O thread. Events read from
+  // the stream are still checked by the journal.
+  jo.check_appends = false;
   RELAIS_ASSIGN_OR_RETURN(auto journal, journal::Journal::Open(jo, clock, &broker.sign_secret));
   RELAIS_ASSIGN_OR_RETURN(auto reader, journal::JournalReader::Open({options.path, ""}));
   return std::make_unique<JournalEventStore>(std::move(journal), std::move(reader), clock,

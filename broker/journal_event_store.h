@@ -28,6 +28,8 @@ struct JournalStoreOptions {
   // Called when the journal finds a damaged page after Open (a read that fails its checksum, or
   // the background scrub of a large journal): the owner fail-stops. Any thread; may be empty.
   std::function<void(const base::Error&)> on_corruption;
+  // Called by the writer thread after each transaction (metrics); may be empty.
+  std::function<void(const journal::BatchStats&)> on_batch;
 };
 
 class JournalEventStore final : public EventStore {

@@ -169,6 +169,24 @@ std::string BrokerMetrics::Render() const {
   publish_stages.admit.RenderSamples(stages, "stage=\"admit\"", out);
   publish_stages.journal.RenderSamples(stages, "stage=\"journal\"", out);
   publish_stages.ack.RenderSamples(stages, "stage=\"ack\"", out);
+  Counter(out, "relais_journal_batches_total",
+          "Transactions of the journal writer (group commits of appends and updates).",
+          journal_batches.batches.load());
+  Counter(out, "relais_journal_batch_appends_total", "Events appended by those transactions.",
+          journal_batches.appends.load());
+  Counter(out, "relais_journal_batch_updates_total",
+          "Delivery updates (acknowledgements, attempts) written by those transactions.",
+          journal_batches.updates.load());
+  const std::string batch = "relais_journal_batch_seconds";
+  out += "# HELP " + batch +
+         " One writer transaction: queued (its oldest request waited), write (BEGIN to COMMIT), "
+         "commit (the COMMIT, with its fsync), wal_catchup (a WAL checkpoint finished after it).\n"
+         "# TYPE " +
+         batch + " histogram\n";
+  journal_batches.queued.RenderSamples(batch, "part=\"queued\"", out);
+  journal_batches.write.RenderSamples(batch, "part=\"write\"", out);
+  journal_batches.commit.RenderSamples(batch, "part=\"commit\"", out);
+  journal_batches.wal_catchup.RenderSamples(batch, "part=\"wal_catchup\"", out);
   return out;
 }
 

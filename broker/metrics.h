@@ -82,6 +82,11 @@ struct BrokerMetrics {
   struct PublishStages {
     LatencyHistogram verify, admit, journal, ack;
   } publish_stages;
+  // The journal writer's transactions (journal::BatchStats), written by the writer thread.
+  struct JournalBatches {
+    std::atomic<uint64_t> batches{0}, appends{0}, updates{0};
+    LatencyHistogram queued, write, commit, wal_catchup;
+  } journal_batches;
 
   void CountFatal(const std::string& code);
   std::string Render() const;

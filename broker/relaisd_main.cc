@@ -224,13 +224,23 @@ int Serve(const Config& c) {
     base::LogError("relaisd_failed", {{"code", e.code}, {"message", e.message}});
     std::_Exit(3);
   };
+  broker::BrokerMetrics metrics;
+  jo.on_batch = [&metrics](const journal::BatchStats& s) {
+    auto& m = metrics.journal_batches;
+    m.batches.fetch_add(1, std::memory_order_relaxed);
+    m.appends.fetch_add(s.appends, std::memory_order_relaxed);
+    m.updates.fetch_add(s.updates, std::memory_order_relaxed);
+    m.queued.Observe(s.queued_us);
+    m.write.Observe(s.write_us);
+    m.commit.Observe(s.commit_us);
+    m.wal_catchup.Observe(s.wal_catchup_us);
+  };
   auto store = broker::OpenJournalEventStore(jo, clock, *identity);
   if (!store) {
     base::LogError("startup_failed",
                    {{"code", store.error().code}, {"message", store.error().message}});
     return 1;
   }
-  broker::BrokerMetrics metrics;
   Replication replication;
   if (!c.stream_url.empty()) {
     if (auto st = StartReplication(c, **store, metrics, replication); !st) {

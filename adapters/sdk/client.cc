@@ -611,7 +611,12 @@ base::Status Client::Subscribe(const schema::Subscribe& subscribe) {
 
 base::Result<std::optional<Delivery>> Client::Next(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
-  s.Pump(SteadyClock::now() + timeout, [&s] { return !s.errors.empty() || !s.deliveries.empty(); });
+  // What an earlier service already received goes first, without another pass over the socket
+  // (a pass drains everything that arrived, so the queue holds what came before any later frame).
+  if (s.errors.empty() && s.deliveries.empty()) {
+    s.Pump(SteadyClock::now() + timeout,
+           [&s] { return !s.errors.empty() || !s.deliveries.empty(); });
+  }
   if (!s.errors.empty()) {
     base::Error e = std::move(s.errors.front());
     s.errors.pop_front();

@@ -187,6 +187,8 @@ base::Status Stmt::Run(std::string_view what) {
   return base::Ok();
 }
 
+int64_t Stmt::Changes() const { return sqlite3_changes64(sqlite3_db_handle(stmt_)); }
+
 void Stmt::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

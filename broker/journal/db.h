@@ -107,6 +107,8 @@ class Stmt {
   // Steps a statement expected to finish without rows.
   base::Status Run(std::string_view what);
   int rc() const { return last_rc_; }
+  // Rows inserted, updated or deleted by the connection's last completed statement (after Run).
+  int64_t Changes() const;
   void Reset();
 
   int ColumnCount() const;

@@ -64,16 +64,15 @@ base::Result<DerivedWriter> DerivedWriter::Prepare(Db& db) {
       {&w.from_stream_, "INSERT OR IGNORE INTO stream_origin(seq, stream_seq) VALUES (?1, ?2)"},
       {&w.ack_,
        "UPDATE deliveries SET acked_at = CASE WHEN state = 'acked' THEN acked_at ELSE ?3 END, "
-       "state = 'acked' WHERE agency = ?1 AND seq = ?2 RETURNING seq"},
+       "state = 'acked' WHERE agency = ?1 AND seq = ?2"},
       {&w.advance_,
        "UPDATE deliveries SET state = 'acked', acked_at = ?3 WHERE agency = ?1 AND seq <= ?2 AND "
        "state = 'pending'"},
       {&w.attempt_,
-       "UPDATE deliveries SET attempts = ?3, next_attempt_at = ?4 WHERE agency = ?1 AND seq = ?2 "
-       "RETURNING seq"},
+       "UPDATE deliveries SET attempts = ?3, next_attempt_at = ?4 WHERE agency = ?1 AND seq = ?2"},
       {&w.dead_,
        "UPDATE deliveries SET state = 'dead', attempts = ?3, reason = ?4 WHERE agency = ?1 AND "
-       "seq = ?2 RETURNING seq"},
+       "seq = ?2"},
       {&w.requeue_,
        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = 0, reason = '' "
        "WHERE state = 'dead' AND seq = ?2 AND (?1 = '' OR agency = ?1) RETURNING agency"},
@@ -136,12 +135,12 @@ base::Status DerivedWriter::Apply(const EntryContext& e, const DerivedMutation& 
 
 base::Result<base::Status> DerivedWriter::UpdateOne(Stmt& stmt, const std::string& agency,
                                                     uint64_t seq, const char* missing_code) {
-  RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("updating a delivery"));
-  if (!row) {
+  // No RETURNING: SQLite would run the update into an ephemeral table on every call.
+  RELAIS_RETURN_IF_ERROR(stmt.Run("updating a delivery"));
+  if (stmt.Changes() == 0) {
     return base::Status(base::NotFound(
         missing_code, "no delivery of seq " + std::to_string(seq) + " to " + agency));
   }
-  stmt.Reset();
   Touch(agency, kNoFloor);
   return base::Status();
 }

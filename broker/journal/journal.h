@@ -85,7 +85,7 @@ struct BatchStats {
 
 struct JournalOptions {
   std::filesystem::path path;  // the database file; "<path>.lock" is the writer's lock file
-  size_t max_batch = 256;
+  size_t max_batch = 1024;
   // Group commit (docs/journal-format.md §6): how long an append or update may wait in the
   // queue for others to share its transaction; acknowledgements (AckDelivery, AdvanceCursor)
   // wait up to ack_wait. A full batch (max_batch) starts at once.
@@ -99,7 +99,9 @@ struct JournalOptions {
   // Keys trusted to have signed existing checkpoints (the signing key's public half is added).
   KeySet checkpoint_keys;
   bool verify_on_open = true;  // last checkpoint to tail; refuse on failure
-  // Recompute the digests and decode the header of every append on the caller's thread.
+  // Recompute the digests and decode the header of every append on the caller's thread. An event
+  // read from the stream (FromStream) has its digests checked either way: no thread of this
+  // process verified it.
   bool check_appends = true;
   WalCheckpointing wal_checkpointing = WalCheckpointing::kBackground;
   int wal_checkpoint_frames = 1000;

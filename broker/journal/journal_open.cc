@@ -61,10 +61,10 @@ base::Result<PreparedAppend> PrepareAppend(AppendRequest& request, bool check) {
     const bool wraps_ok = SameDigest(crypto::Blake2b(p.wraps), env.wraps_digest);
     p.sealed_absent =
         from_stream && env.body.empty() && env.wraps.empty() && !(body_ok && wraps_ok);
-    if (check && !p.sealed_absent && !body_ok) {
+    if (!p.sealed_absent && !body_ok) {
       return base::InvalidInput("digest_mismatch", "the body does not match bodyDigest");
     }
-    if (check && !p.sealed_absent && !wraps_ok) {
+    if (!p.sealed_absent && !wraps_ok) {
       return base::InvalidInput("digest_mismatch", "the wraps do not match wrapsDigest");
     }
   }

@@ -321,6 +321,27 @@ TEST_F(JournalTest, AStreamEventWithoutItsShreddedSealedBytesIsStoredErased) {
   EXPECT_FALSE(Reader()->VerifyChain()->fault.has_value());
 }
 
+// A journal that trusts its caller's checks (the broker's) still checks events from the stream.
+TEST_F(JournalTest, AStreamEventWithAWrongDigestIsRefusedEvenWithoutChecks) {
+  JournalOptions options = Options();
+  options.check_appends = false;
+  auto journal = Open(options);
+  ASSERT_NE(journal, nullptr);
+  AppendRequest tampered = MakeRequest({});
+  tampered.envelope.body[0] ^= 1;
+  AppendRequest local = tampered;
+  tampered.mutations.push_back(FromStream{8});
+  auto bad = journal->AppendAsync(std::move(tampered)).get();
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, "digest_mismatch");
+  AppendRequest wraps = MakeRequest({});
+  wraps.envelope.wraps.front().sealed_key[0] ^= 1;
+  wraps.mutations.push_back(FromStream{9});
+  EXPECT_EQ(journal->AppendAsync(std::move(wraps)).get().error().code, "digest_mismatch");
+  // The same bytes from the caller are taken as checked: stored as they are.
+  EXPECT_EQ(AppendOk(*journal, std::move(local)).seq, 1u);
+}
+
 TEST_F(JournalTest, AFormatThreeJournalGainsTheStreamOriginTable) {
   {
     auto journal = Open();

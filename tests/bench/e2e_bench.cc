@@ -84,18 +84,22 @@ const PhaseResult* Find(const SystemResult& s, const std::string& phase) {
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 void PrintTable(const std::vector<SystemResult>& systems, const MachineLimits& m) {
-  std::printf("\n%-10s %-24s %8s %10s %9s %9s %9s %9s %9s\n", "system", "phase", "events",
-              "events/s", "ack p50", "ack p99", "ack p99.9", "dlv p99", "cpu/evt");
+  std::printf("\n%-10s %-24s %8s %10s %9s %9s %9s %9s %9s %9s %9s %9s\n", "system", "phase",
+              "events", "events/s", "acked/s", "ack p50", "ack p99", "ack p99.9", "dlv p50",
+              "dlv p99", "cpu/evt", "clt/evt");
   for (const auto& s : systems) {
     if (!s.error.empty()) {
       std::printf("%-10s not measured: %s\n", s.system.c_str(), s.error.c_str());
       continue;
     }
     for (const auto& p : s.phases) {
-      std::printf("%-10s %-24s %8zu %10.0f %7.2fms %7.2fms %7.2fms %7.2fms %7.1fus%s\n",
-                  s.system.c_str(), p.phase.c_str(), p.events, p.events_per_s, p.ack_p50_us / 1e3,
-                  p.ack_p99_us / 1e3, p.ack_p999_us / 1e3, p.delivery_p99_us / 1e3,
-                  p.server_cpu_us_per_event, p.complete ? "" : "  TIMED OUT");
+      std::printf(
+          "%-10s %-24s %8zu %10.0f %9.0f %7.2fms %7.2fms %7.2fms %7.2fms %7.2fms %7.1fus "
+          "%7.1fus%s\n",
+          s.system.c_str(), p.phase.c_str(), p.events, p.events_per_s, p.acked_per_s,
+          p.ack_p50_us / 1e3, p.ack_p99_us / 1e3, p.ack_p999_us / 1e3, p.delivery_p50_us / 1e3,
+          p.delivery_p99_us / 1e3, p.server_cpu_us_per_event, p.client_cpu_us_per_event,
+          p.complete ? "" : "  TIMED OUT");
     }
     std::printf(
         "%-10s idle RSS %.1f MiB, peak RSS %.1f MiB, store %.0f bytes/event%s, "
@@ -243,11 +247,12 @@ void WriteJson(const std::string& path, const Args& args, const std::vector<Syst
       const PhaseResult& p = x.phases[k];
       j << "       {\"phase\": " << Quote(p.phase) << ", \"events\": " << p.events
         << ", \"offered_per_s\": " << p.offered_per_s << ", \"elapsed_s\": " << p.elapsed_s
-        << ", \"events_per_s\": " << p.events_per_s << ", \"ack_p50_us\": " << p.ack_p50_us
-        << ", \"ack_p99_us\": " << p.ack_p99_us << ", \"ack_p999_us\": " << p.ack_p999_us
-        << ", \"delivery_p50_us\": " << p.delivery_p50_us
+        << ", \"events_per_s\": " << p.events_per_s << ", \"acked_per_s\": " << p.acked_per_s
+        << ", \"ack_p50_us\": " << p.ack_p50_us << ", \"ack_p99_us\": " << p.ack_p99_us
+        << ", \"ack_p999_us\": " << p.ack_p999_us << ", \"delivery_p50_us\": " << p.delivery_p50_us
         << ", \"delivery_p99_us\": " << p.delivery_p99_us
         << ", \"server_cpu_us_per_event\": " << p.server_cpu_us_per_event
+        << ", \"client_cpu_us_per_event\": " << p.client_cpu_us_per_event
         << ", \"complete\": " << (p.complete ? "true" : "false") << "}"
         << (k + 1 < x.phases.size() ? ",\n" : "\n");
     }

@@ -68,7 +68,7 @@ int64_t Percentile(std::vector<int64_t> v, double p) {
 PhaseResult ComputePhase(const Recorder& r, size_t begin, size_t end, bool to_subscribers) {
   PhaseResult p;
   p.events = end - begin;
-  int64_t first = INT64_MAX, last = 0;
+  int64_t first = INT64_MAX, last = 0, last_ack = 0;
   std::vector<int64_t> ack, delivery;
   ack.reserve(p.events);
   delivery.reserve(p.events * r.subscribers());
@@ -78,7 +78,7 @@ PhaseResult ComputePhase(const Recorder& r, size_t begin, size_t end, bool to_su
     first = std::min(first, sent);
     if (r.acked(i) != 0) {
       ack.push_back(r.acked(i) - sent);
-      last = std::max(last, r.acked(i));
+      last_ack = std::max(last_ack, r.acked(i));
     }
     for (size_t s = 0; to_subscribers && s < r.subscribers(); ++s) {
       if (r.delivered(s, i) == 0) continue;
@@ -86,6 +86,8 @@ PhaseResult ComputePhase(const Recorder& r, size_t begin, size_t end, bool to_su
       last = std::max(last, r.delivered(s, i));
     }
   }
+  last = std::max(last, last_ack);
+  if (last_ack > first) p.acked_per_s = static_cast<double>(p.events) * 1e6 / (last_ack - first);
   if (last > first) {
     p.elapsed_s = static_cast<double>(last - first) / 1e6;
     p.events_per_s = static_cast<double>(p.events) / p.elapsed_s;
@@ -194,18 +196,21 @@ PhaseResult TimedPhase(const LoadSpec& spec, Recorder& recorder, pid_t server,
   }
   connected.wait();
   const ProcSample before = SampleProcess(server);
+  const ProcSample clients_before = SampleProcess(getpid());
   t0 = base::MonotonicMicros();
   go.count_down();
   for (auto& t : threads) t.join();
   const bool complete = recorder.WaitDone(phase.begin, phase.end, phase.to_subscribers,
                                           std::chrono::seconds(spec.phase_timeout_s));
   const ProcSample after = SampleProcess(server);
+  const ProcSample clients_after = SampleProcess(getpid());
   PhaseResult r = ComputePhase(recorder, phase.begin, phase.end, phase.to_subscribers);
   r.system = phase.system;
   r.phase = phase.name;
   r.offered_per_s = phase.rate;
   r.complete = complete;
   r.server_cpu_us_per_event = CpuPerEvent(before, after, phase.end - phase.begin);
+  r.client_cpu_us_per_event = CpuPerEvent(clients_before, clients_after, phase.end - phase.begin);
   if (phase.name == "saturation") {
     out->thread_cpu_us_per_event = ThreadCpuPerEvent(before, after, phase.end - phase.begin);
   }

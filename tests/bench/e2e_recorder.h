@@ -57,10 +57,13 @@ struct PhaseResult {
   double offered_per_s = 0;  // 0: as fast as possible
   double elapsed_s = 0;      // first submit to the last ack/receipt of the phase
   double events_per_s = 0;   // fully acked (and received by every subscriber when it has any)
+  double acked_per_s = 0;    // durably acked only: first submit to the last ack of the phase
   int64_t ack_p50_us = 0, ack_p99_us = 0, ack_p999_us = 0;  // publish to durable ack
   int64_t delivery_p50_us = 0, delivery_p99_us = 0;         // publish to receipt (each subscriber)
   double server_cpu_us_per_event = 0;                       // utime+stime of the server process
-  bool complete = true;                                     // false when the phase timed out
+  // utime+stime of the benchmark's own process (publishers, subscribers and their libraries)
+  double client_cpu_us_per_event = 0;
+  bool complete = true;  // false when the phase timed out
 };
 
 PhaseResult ComputePhase(const Recorder& r, size_t begin, size_t end, bool to_subscribers);
