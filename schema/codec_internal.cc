@@ -42,11 +42,48 @@ base::Error DecodeContext::FailCapnp(const kj::Exception& e) const {
   return Fail("invalid Cap'n Proto encoding (" + description + ")");
 }
 
+namespace {
+
+// 8 KiB, Cap'n Proto's own first segment size: most frames fit it.
+constexpr size_t kScratchWords = 1024;
+thread_local capnp::word scratch_segment[kScratchWords];  // zero-initialised, as required
+thread_local bool scratch_in_use = false;
+
+// The flat form of a one-segment message: the segment table (segment count - 1 = 0, then the
+// segment's size in words, both 32-bit little-endian), then the segment.
+base::Bytes FlatSingle(kj::ArrayPtr<const capnp::word> segment) {
+  const size_t words = segment.size();
+  base::Bytes out(8 + words * sizeof(capnp::word));
+  const uint32_t n = static_cast<uint32_t>(words);
+  const uint8_t table[8] = {0,
+                            0,
+                            0,
+                            0,
+                            static_cast<uint8_t>(n),
+                            static_cast<uint8_t>(n >> 8),
+                            static_cast<uint8_t>(n >> 16),
+                            static_cast<uint8_t>(n >> 24)};
+  std::memcpy(out.data(), table, sizeof table);
+  if (words > 0) std::memcpy(out.data() + 8, segment.begin(), words * sizeof(capnp::word));
+  return out;
+}
+
+}  // namespace
+
+kj::ArrayPtr<capnp::word> TakeScratchSegment() {
+  if (scratch_in_use) return {};
+  scratch_in_use = true;
+  return kj::ArrayPtr<capnp::word>(scratch_segment, kScratchWords);
+}
+
+void ReturnScratchSegment() { scratch_in_use = false; }
+
 base::Bytes FlattenSingleSegment(capnp::MallocMessageBuilder& builder,
                                  capnp::AnyPointer::Reader root) {
   kj::Array<capnp::word> words;
-  if (builder.getSegmentsForOutput().size() == 1) {
-    words = capnp::messageToFlatArray(builder);
+  auto segments = builder.getSegmentsForOutput();
+  if (segments.size() == 1) {
+    return FlatSingle(segments[0]);
   } else {
     // One word for the root pointer plus everything it reaches.
     uint64_t size = root.targetSize().wordCount + 1;

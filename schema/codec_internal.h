@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,9 +159,10 @@ base::Status ReadEnumList(DecodeContext& c, const char* field, Get&& get, int co
 // differences between Cap'n Proto versions, far too small to amplify anything.
 constexpr uint64_t kTraversalSlackWords = 64;
 
-// The one place untrusted bytes become a Cap'n Proto reader. Checks the size limits, copies the
-// input into word-aligned memory, rejects trailing bytes, and runs read_root(context, root, out)
-// with every exception caught. The reader and the copy die before this returns.
+// The one place untrusted bytes become a Cap'n Proto reader. Checks the size limits, reads the
+// input in place when it is word-aligned (heap buffers are) or else from a word-aligned copy,
+// rejects trailing bytes, and runs read_root(context, root, out) with every exception caught. The
+// reader and any copy die before this returns; the reader only reads.
 template <typename Root, typename T, typename ReadRoot>
 base::Result<T> DecodeMessage(const char* message_type, base::ByteView bytes,
                               const DecodeLimits& limits, ReadRoot&& read_root) {
@@ -175,8 +177,16 @@ base::Result<T> DecodeMessage(const char* message_type, base::ByteView bytes,
                   " is not a multiple of 8 bytes (truncated?)");
   }
   try {
-    kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-    std::memcpy(words.begin(), bytes.data(), bytes.size());
+    kj::Array<capnp::word> copy;
+    kj::ArrayPtr<const capnp::word> words;
+    if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
+      words = kj::ArrayPtr<const capnp::word>(reinterpret_cast<const capnp::word*>(bytes.data()),
+                                              bytes.size() / sizeof(capnp::word));
+    } else {
+      copy = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+      std::memcpy(copy.begin(), bytes.data(), bytes.size());
+      words = copy.asPtr();
+    }
     capnp::ReaderOptions options;
     // Never visit (much) more words than were sent. An honest encoder's single-segment message
     // costs exactly its own size (Cap'n Proto charges the root pointer twice and the segment
@@ -185,7 +195,7 @@ base::Result<T> DecodeMessage(const char* message_type, base::ByteView bytes,
     options.traversalLimitInWords =
         std::min<uint64_t>(limits.traversal_limit_words, words.size() + kTraversalSlackWords);
     options.nestingLimit = limits.nesting_limit;
-    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    capnp::FlatArrayMessageReader reader(words, options);
     if (reader.getEnd() != words.end()) {
       size_t used = (reader.getEnd() - words.begin()) * sizeof(capnp::word);
       return c.Fail(std::to_string(bytes.size() - used) + " trailing bytes after the message");
@@ -207,12 +217,40 @@ base::Result<T> DecodeMessage(const char* message_type, base::ByteView bytes,
 base::Bytes FlattenSingleSegment(capnp::MallocMessageBuilder& builder,
                                  capnp::AnyPointer::Reader root);
 
+// The calling thread's zeroed first segment for the next message it builds, or an empty pointer
+// when one is being built already (a fill that encodes another message): the builder allocates.
+// A builder given it writes zeros over what it used when it is destroyed (Cap'n Proto's rule).
+kj::ArrayPtr<capnp::word> TakeScratchSegment();
+void ReturnScratchSegment();
+class ScratchBuilder {
+ public:
+  ScratchBuilder() : scratch_(TakeScratchSegment()) {
+    if (scratch_.size() > 0) {
+      builder_.emplace(scratch_);
+    } else {
+      builder_.emplace();
+    }
+  }
+  ~ScratchBuilder() {
+    builder_.reset();  // zeroes the scratch before it is handed out again
+    if (scratch_.size() > 0) ReturnScratchSegment();
+  }
+  ScratchBuilder(const ScratchBuilder&) = delete;
+  ScratchBuilder& operator=(const ScratchBuilder&) = delete;
+  capnp::MallocMessageBuilder& get() { return *builder_; }
+
+ private:
+  kj::ArrayPtr<capnp::word> scratch_;
+  std::optional<capnp::MallocMessageBuilder> builder_;
+};
+
 // Builds a message with fill(root builder) and flattens it. Cap'n Proto only throws here for
 // values it cannot represent at all (2^29 elements): a broken caller invariant, so it aborts.
 template <typename Root, typename Fill>
 base::Bytes EncodeMessage(Fill&& fill) {
   try {
-    capnp::MallocMessageBuilder builder;
+    ScratchBuilder scratch;
+    capnp::MallocMessageBuilder& builder = scratch.get();
     fill(builder.initRoot<Root>());
     return FlattenSingleSegment(builder, builder.getRoot<capnp::AnyPointer>().asReader());
   } catch (const kj::Exception& e) {

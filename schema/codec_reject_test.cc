@@ -85,7 +85,7 @@ TEST(CodecRejectTest, DefaultLimitRefusesFourMebibytesPlusOneWord) {
 }
 
 TEST(CodecRejectTest, TrailingBytesAfterTheMessage) {
-  base::Bytes bytes = EncodeFrame(Ack{7});
+  base::Bytes bytes = EncodeFrame(Ack{7, {}});
   bytes.insert(bytes.end(), 8, 0);
   EXPECT_TRUE(IsMalformed(DecodeFrame(bytes), {"Frame: 8 trailing bytes"}));
   base::Bytes two = EncodeHeader(samples::ReferralHeader());
@@ -402,7 +402,7 @@ TEST(CodecRejectTest, UnknownReferralDetailsAlternative) {
 }
 
 TEST(CodecRejectTest, UnknownFrameAlternatives) {
-  auto frame = Mutated<wire::Frame>(EncodeFrame(Ack{1}),
+  auto frame = Mutated<wire::Frame>(EncodeFrame(Ack{1, {}}),
                                     [](auto f) { SetDiscriminant<wire::Frame>(f, 10); });
   EXPECT_TRUE(IsMalformed(DecodeFrame(frame), {"Frame: unknown union alternative 10"}));
   auto subscribe = Mutated<wire::Frame>(EncodeFrame(Subscribe{}), [](auto f) {

@@ -74,7 +74,13 @@ struct FrameFiller {
     db.setAttempt(d.attempt);
     internal::FillEnvelope(db.initEnvelope(), d.envelope);
   }
-  void operator()(const Ack& a) { b.initAck().setSeq(a.seq); }
+  void operator()(const Ack& a) {
+    auto ab = b.initAck();
+    ab.setSeq(a.seq);
+    if (a.more.empty()) return;
+    auto more = ab.initMore(static_cast<unsigned>(a.more.size()));
+    for (unsigned i = 0; i < more.size(); ++i) more.set(i, a.more[i]);
+  }
   void operator()(const Nack& n) {
     auto nb = b.initNack();
     nb.setSeq(n.seq);
@@ -231,9 +237,14 @@ base::Status ReadFrame(DecodeContext& c, w::Frame::Reader r, Frame& out) {
     case w::Frame::ACK:
       return ReadAlternative<Ack>(
           c, "ack", out, [&] { return r.getAck(); },
-          [](DecodeContext&, auto ar, Ack& v) {
+          [](DecodeContext& c, auto ar, Ack& v) {
             v.seq = ar.getSeq();
-            return base::Ok();
+            return internal::ReadList(
+                c, "more", [&] { return ar.getMore(); }, c.limits().max_list_elements,
+                [&](auto list, unsigned i) {
+                  v.more.push_back(list[i]);
+                  return base::Ok();
+                });
           });
     case w::Frame::NACK:
       return ReadAlternative<Nack>(

@@ -197,7 +197,8 @@ std::vector<std::pair<std::string, Frame>> Frames() {
   out.emplace_back("subscribe_from_seq", Subscribe{Subscribe::Resume::kFromSeq, 1001, 32});
   out.emplace_back("subscribe_from_now", Subscribe{Subscribe::Resume::kFromNow, 0, 16});
   out.emplace_back("deliver", Deliver{1234, 1774396800123, 3, FullEnvelope()});
-  out.emplace_back("ack", Ack{1234});
+  out.emplace_back("ack", Ack{1234, {}});
+  out.emplace_back("ack_batch", Ack{1234, {1236, 1237, 1240}});
   out.emplace_back("nack", Nack{1235, "cannot_open"});
   out.emplace_back("heartbeat", Heartbeat{1774396800999});
   out.emplace_back("error", ErrorFrame{"not_authorised", "agency is revoked"});

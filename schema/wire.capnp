@@ -45,6 +45,7 @@ struct Deliver {
 
 struct Ack {
   seq @0 :UInt64;
+  more @1 :List(UInt64);        # further seqs acknowledged by the same frame (docs/protocol.md §4)
 }
 
 struct Nack {

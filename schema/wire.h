@@ -52,6 +52,7 @@ struct Deliver {
 
 struct Ack {
   uint64_t seq = 0;
+  std::vector<uint64_t> more;  // further seqs acknowledged by the same frame
   bool operator==(const Ack&) const = default;
 };
 

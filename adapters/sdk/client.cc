@@ -23,6 +23,7 @@ using std::chrono::milliseconds;
 
 constexpr uint32_t kMaxCredit = 10000;
 constexpr milliseconds kSendRetryDelay{10};  // ZeroMQ queue full: try again shortly
+constexpr size_t kAckBatch = 64;             // acknowledgements per ack frame at most
 constexpr size_t kMaxQueuedErrors = 100;     // for a client that never calls Next()
 
 // "5 s", "0.5 s".
@@ -108,6 +109,12 @@ struct Client::Impl {
 
   std::optional<schema::Subscribe> subscription;
   std::deque<Delivery> deliveries;
+  // Acknowledgements not sent yet, all of session `queued_acks_epoch`: while received deliveries
+  // wait in `deliveries`, acks wait too, and leave as one ack frame (docs/protocol.md §4) with the
+  // ack of the last of them, when kAckBatch are queued, or before the client next waits for the
+  // broker, sends a nack or a subscribe, or closes.
+  std::vector<uint64_t> queued_acks;
+  uint64_t queued_acks_epoch = 0;
   std::deque<base::Error> errors;
 
   uint64_t next_request_id = 1;
@@ -147,6 +154,24 @@ struct Client::Impl {
   }
   bool SendFrame(const schema::Frame& frame, bool answered) {
     return SendBytes(schema::EncodeFrame(frame), answered);
+  }
+
+  // Sends the queued acknowledgements in one frame; those of an earlier session are dropped (their
+  // seqs mean nothing on this connection: the broker redelivers those events).
+  bool FlushAcks() {
+    if (queued_acks.empty()) return true;
+    if (queued_acks_epoch != epoch) {
+      stats.stale_acks_dropped += queued_acks.size();
+      queued_acks.clear();
+      return true;
+    }
+    schema::Ack ack;
+    ack.seq = queued_acks.front();
+    ack.more.assign(queued_acks.begin() + 1, queued_acks.end());
+    if (!SendFrame(ack, false)) return false;
+    ++stats.ack_frames_sent;
+    queued_acks.clear();
+    return true;
   }
 
   void SendHeartbeat() {
@@ -368,6 +393,7 @@ struct Client::Impl {
 
   // Services the connection until done() or `until`. Always services at least once.
   void Pump(SteadyTime until, const std::function<bool()>& done) {
+    (void)FlushAcks();  // not sent now (a full send queue): the next pass tries again
     while (true) {
       Service();
       if (done()) return;
@@ -461,6 +487,7 @@ Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Client::~Client() {
   if (impl_ && impl_->conn) {
+    (void)impl_->FlushAcks();
     impl_->conn->SetLinger(impl_->options.close_linger);
     impl_->conn.reset();
   }
@@ -601,6 +628,7 @@ base::Status Client::Subscribe(const schema::Subscribe& subscribe) {
     return base::InvalidInput("bad_credit", "credit must be 1 to " + std::to_string(kMaxCredit));
   }
   Impl& s = *impl_;
+  (void)s.FlushAcks();
   s.subscription = subscribe;
   s.deliveries.clear();
   if (!s.SendFrame(subscribe, false)) {
@@ -633,9 +661,13 @@ base::Status Client::Ack(const Delivery& delivery) {
     ++impl_->stats.stale_acks_dropped;
     return base::Ok();
   }
-  if (!impl_->SendFrame(schema::Ack{delivery.seq}, false)) {
-    return base::RetryLater("send_failed", "the ack could not be queued; try again");
-  }
+  Impl& s = *impl_;
+  if (!s.queued_acks.empty() && s.queued_acks_epoch != s.epoch) (void)s.FlushAcks();
+  s.queued_acks_epoch = s.epoch;
+  s.queued_acks.push_back(delivery.seq);
+  // Held back only while deliveries already received wait for the application: the ack of the
+  // last one sends them all. A full send queue keeps them queued: the next flush sends them.
+  if (s.deliveries.empty() || s.queued_acks.size() >= kAckBatch) (void)s.FlushAcks();
   return base::Ok();
 }
 
@@ -644,6 +676,7 @@ base::Status Client::Nack(const Delivery& delivery, std::string_view reason) {
     ++impl_->stats.stale_acks_dropped;
     return base::Ok();
   }
+  (void)impl_->FlushAcks();
   if (!impl_->SendFrame(schema::Nack{delivery.seq, std::string(reason)}, false)) {
     return base::RetryLater("send_failed", "the nack could not be queued; try again");
   }

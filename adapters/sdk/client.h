@@ -133,6 +133,7 @@ struct ClientStats {
   uint64_t malformed_frames = 0;    // undecodable frames from the broker (dropped)
   uint64_t failovers = 0;           // moves to the next endpoint (a subset of reconnects)
   uint64_t stale_acks_dropped = 0;  // Ack/Nack of a delivery from an earlier session, not sent
+  uint64_t ack_frames_sent = 0;     // ack frames, each carrying up to 64 acknowledgements
 };
 
 // Splits broker endpoint arguments into a list: each value may hold several endpoints separated
@@ -192,6 +193,11 @@ class Client {
   // A delivery received on an earlier session (before a reconnection or fail-over) is not
   // acknowledged: the call returns Ok, counts stats().stale_acks_dropped and sends nothing, and
   // the broker redelivers the event (deduplicate by event id).
+  // While deliveries already received wait in the client for the application, their acks wait
+  // too and leave together in one ack frame: with the ack that leaves no delivery waiting, when
+  // 64 are queued, and before the client next waits for the broker (PollAcks, Publish, Admin), a
+  // Nack or a Subscribe, and when it is destroyed. Queued acks of a session that ended are
+  // dropped like those above.
   base::Status Ack(const Delivery& delivery);
   base::Status Nack(const Delivery& delivery, std::string_view reason);
 

@@ -318,6 +318,33 @@ TEST_F(ClientTest, DeliveriesStayWithinCreditAndFlowAsTheyAreAcked) {
   EXPECT_EQ(broker_->MaxOutstanding(), 3u);
 }
 
+// Acks of deliveries received together leave together, in one ack frame, once the application
+// has acked the last of them; an ack with nothing else waiting leaves at once.
+TEST_F(ClientTest, AcksOfDeliveriesReceivedTogetherLeaveInOneFrame) {
+  broker_->QueueDeliveries(Deliveries(100, 5));
+  auto client = MustConnect(Options());
+  ASSERT_TRUE(client->Subscribe(schema::Subscribe{schema::Subscribe::Resume::kStoredCursor, 0, 5}));
+  // The five deliveries reach the client's socket; the first Next receives them all.
+  std::this_thread::sleep_for(milliseconds(300));
+  std::vector<Delivery> got;
+  while (got.size() < 5) {
+    auto d = client->Next(milliseconds(2000));
+    ASSERT_TRUE(d && d->has_value());
+    got.push_back(std::move(**d));
+    ASSERT_TRUE(client->Ack(got.back()));
+  }
+  ASSERT_TRUE(
+      FakeBroker::WaitUntil([&] { return broker_->Acked().size() == 5; }, milliseconds(2000)));
+  std::vector<schema::Ack> frames;
+  for (const auto& r : broker_->received()) {
+    if (auto* a = std::get_if<schema::Ack>(&r.frame)) frames.push_back(*a);
+  }
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].seq, 100u);
+  EXPECT_EQ(frames[0].more, (std::vector<uint64_t>{101, 102, 103, 104}));
+  EXPECT_EQ(client->stats().ack_frames_sent, 1u);
+}
+
 TEST_F(ClientTest, NackedDeliveryComesBackWithTheNextAttempt) {
   broker_->QueueDeliveries(Deliveries(1, 1));
   auto client = MustConnect(Options());

@@ -102,6 +102,9 @@ struct FakeBroker::State {
       PumpDeliveries();
     } else if (auto* a = std::get_if<schema::Ack>(&frame)) {
       if (outstanding.erase(a->seq) > 0) acked.insert(a->seq);
+      for (uint64_t seq : a->more) {
+        if (outstanding.erase(seq) > 0) acked.insert(seq);
+      }
       PumpDeliveries();
     } else if (auto* n = std::get_if<schema::Nack>(&frame)) {
       auto it = outstanding.find(n->seq);

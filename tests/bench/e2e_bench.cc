@@ -106,6 +106,13 @@ void PrintTable(const std::vector<SystemResult>& systems, const MachineLimits& m
         "%zu failed publishes\n",
         s.system.c_str(), s.idle_rss_kib / 1024.0, s.peak_rss_kib / 1024.0, s.store_bytes_per_event,
         s.store_fsynced_per_commit ? " (fsync per commit)" : " (NOT fsynced per ack)", s.failures);
+    if (s.subscriber_ack_frames > 0) {
+      std::printf(
+          "%-10s subscribers sent %llu acks in %llu ack frames (%.1f per frame)\n",
+          s.system.c_str(), static_cast<unsigned long long>(s.subscriber_acks),
+          static_cast<unsigned long long>(s.subscriber_ack_frames),
+          static_cast<double>(s.subscriber_acks) / static_cast<double>(s.subscriber_ack_frames));
+    }
     if (s.replication_catchup_s >= 0) {
       std::printf(
           "%-10s replication: stream caught up with the journal %.2f s after the last "
@@ -226,7 +233,9 @@ void WriteJson(const std::string& path, const Args& args, const std::vector<Syst
       << ", \"peak_rss_kib\": " << x.peak_rss_kib
       << ", \"store_bytes_per_event\": " << x.store_bytes_per_event
       << ", \"fsync_before_ack\": " << (x.store_fsynced_per_commit ? "true" : "false")
-      << ", \"failed_publishes\": " << x.failures << ", \"prepare_s\": " << x.prepare_s;
+      << ", \"failed_publishes\": " << x.failures << ", \"prepare_s\": " << x.prepare_s
+      << ", \"subscriber_acks\": " << x.subscriber_acks
+      << ", \"subscriber_ack_frames\": " << x.subscriber_ack_frames;
     if (x.has_restart) {
       j << ", \"restart\": {\"journal_events\": " << x.restart.journal_events
         << ", \"journal_bytes\": " << x.restart.journal_bytes

@@ -49,6 +49,7 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> t0{0};
   std::atomic<size_t> errors{0};
+  std::atomic<uint64_t> acks{0}, ack_frames{0};  // sent by the subscribers, whole run
 };
 
 schema::ReferralBody Body(size_t free_text_bytes, base::TimeMs due) {
@@ -157,7 +158,10 @@ void Subscriber(Shared& sh, size_t k, std::latch& ready) {
     const auto it = sh.by_signature.find(Key((*d)->envelope.signature));
     if (it != sh.by_signature.end()) sh.recorder->Delivered(k, it->second);
     (void)client->Ack(**d);
+    sh.acks.fetch_add(1, std::memory_order_relaxed);
   }
+  // At most one more frame leaves when the client closes (an ack still queued): not counted.
+  sh.ack_frames.fetch_add(client->stats().ack_frames_sent, std::memory_order_relaxed);
 }
 
 PhaseResult RunPhase(Shared& sh, pid_t broker, const std::string& name, size_t begin, size_t end,
@@ -339,6 +343,8 @@ SystemResult RunRelais(const LoadSpec& spec, int stream_nodes) {
   }
   sh.stop = true;
   for (auto& s : subscribers) s.join();
+  out.subscriber_acks = sh.acks.load();
+  out.subscriber_ack_frames = sh.ack_frames.load();
   out.peak_rss_kib = SampleProcess(pid).hwm_kib;
   out.failures = recorder.failures();
   out.restart.journal_events = second_end;

@@ -59,7 +59,9 @@ struct SystemResult {
   bool store_fsynced_per_commit = false;
   // Server CPU per event by thread name during the saturation phase.
   std::map<std::string, double> thread_cpu_us_per_event;
-  size_t failures = 0;   // publishes not acknowledged ok, over the whole run
+  size_t failures = 0;  // publishes not acknowledged ok, over the whole run
+  // relais: acknowledgements the subscribers sent, and the ack frames that carried them.
+  uint64_t subscriber_acks = 0, subscriber_ack_frames = 0;
   double prepare_s = 0;  // sealing / payload generation before timing (not measured)
   RestartResult restart;
   bool has_restart = false;
