@@ -78,11 +78,14 @@ Result<Bytes> HexDecode(std::string_view hex) {
 }
 
 void AppendU32(Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+  const uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
+                        static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+  out.insert(out.end(), b, b + 4);
 }
 
 void AppendU64(Bytes& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+  AppendU32(out, static_cast<uint32_t>(v >> 32));
+  AppendU32(out, static_cast<uint32_t>(v));
 }
 
 void AppendI64(Bytes& out, int64_t v) { AppendU64(out, static_cast<uint64_t>(v)); }

@@ -92,6 +92,10 @@ Digest HeaderHash(base::ByteView header_bytes) { return Blake2b(header_bytes); }
 
 base::Bytes CanonicalWraps(const std::vector<schema::Wrap>& wraps) {
   base::Bytes out;
+  size_t size = 0;
+  for (const schema::Wrap& w : wraps)
+    size += 12 + w.agency.size() + w.key_id.size() + w.sealed_key.size();
+  out.reserve(size);
   for (const schema::Wrap& w : wraps) {
     base::AppendLengthPrefixed(out, base::AsBytes(w.agency));
     base::AppendLengthPrefixed(out, base::AsBytes(w.key_id));
