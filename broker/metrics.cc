@@ -1,6 +1,8 @@
 #include "broker/metrics.h"
 
 #include <cstdio>
+#include <initializer_list>
+#include <utility>
 
 namespace relais::broker {
 
@@ -16,6 +18,16 @@ std::string Seconds(int64_t us) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(us) / 1e6);
   return buf;
+}
+
+// One histogram family: HELP and TYPE once, then each member's samples under `label`="name".
+void HistogramFamily(
+    std::string& out, const std::string& family, const char* help, const char* label,
+    std::initializer_list<std::pair<const char*, const LatencyHistogram*>> members) {
+  out += "# HELP " + family + " " + help + "\n# TYPE " + family + " histogram\n";
+  for (const auto& [name, histogram] : members) {
+    histogram->RenderSamples(family, std::string(label) + "=\"" + name + "\"", out);
+  }
 }
 
 }  // namespace
@@ -160,15 +172,14 @@ std::string BrokerMetrics::Render() const {
           stream_audit_failed.load(), "gauge");
   publish_to_ack.Render("relais_publish_ack_seconds",
                         "Time from receiving a publish to sending its ack.", out);
-  const std::string stages = "relais_publish_stage_seconds";
-  out += "# HELP " + stages +
-         " Where relais_publish_ack_seconds goes, for publishes acked ok: verify, admit, "
-         "journal, ack.\n# TYPE " +
-         stages + " histogram\n";
-  publish_stages.verify.RenderSamples(stages, "stage=\"verify\"", out);
-  publish_stages.admit.RenderSamples(stages, "stage=\"admit\"", out);
-  publish_stages.journal.RenderSamples(stages, "stage=\"journal\"", out);
-  publish_stages.ack.RenderSamples(stages, "stage=\"ack\"", out);
+  HistogramFamily(out, "relais_publish_stage_seconds",
+                  "Where relais_publish_ack_seconds goes, for publishes acked ok: verify, admit, "
+                  "journal, ack.",
+                  "stage",
+                  {{"verify", &publish_stages.verify},
+                   {"admit", &publish_stages.admit},
+                   {"journal", &publish_stages.journal},
+                   {"ack", &publish_stages.ack}});
   Counter(out, "relais_journal_batches_total",
           "Transactions of the journal writer (group commits of appends and updates).",
           journal_batches.batches.load());
@@ -177,16 +188,15 @@ std::string BrokerMetrics::Render() const {
   Counter(out, "relais_journal_batch_updates_total",
           "Delivery updates (acknowledgements, attempts) written by those transactions.",
           journal_batches.updates.load());
-  const std::string batch = "relais_journal_batch_seconds";
-  out += "# HELP " + batch +
-         " One writer transaction: queued (its oldest request waited), write (BEGIN to COMMIT), "
-         "commit (the COMMIT, with its fsync), wal_catchup (a WAL checkpoint finished after it).\n"
-         "# TYPE " +
-         batch + " histogram\n";
-  journal_batches.queued.RenderSamples(batch, "part=\"queued\"", out);
-  journal_batches.write.RenderSamples(batch, "part=\"write\"", out);
-  journal_batches.commit.RenderSamples(batch, "part=\"commit\"", out);
-  journal_batches.wal_catchup.RenderSamples(batch, "part=\"wal_catchup\"", out);
+  HistogramFamily(out, "relais_journal_batch_seconds",
+                  "One writer transaction: queued (its oldest request waited), write (BEGIN to "
+                  "COMMIT), commit (the COMMIT, with its fsync), wal_catchup (a WAL checkpoint "
+                  "finished after it).",
+                  "part",
+                  {{"queued", &journal_batches.queued},
+                   {"write", &journal_batches.write},
+                   {"commit", &journal_batches.commit},
+                   {"wal_catchup", &journal_batches.wal_catchup}});
   return out;
 }
 

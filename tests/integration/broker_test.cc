@@ -506,6 +506,22 @@ TEST_F(BrokerTest, OperatorListsAndRequeuesDeadLettersAndMetricsShowThem) {
         << stage << "\n"
         << metrics;
   }
+  // The journal writer's transactions: the one event went through one of them, and each
+  // transaction is counted in every part of its histogram.
+  EXPECT_NE(metrics.find("relais_journal_batch_appends_total 1\n"), std::string::npos) << metrics;
+  const std::string sample = "\nrelais_journal_batches_total ";
+  const size_t at = metrics.find(sample);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const size_t from = at + sample.size();
+  const std::string batches = metrics.substr(from, metrics.find('\n', from) - from);
+  EXPECT_GE(std::stoul(batches), 1u);
+  for (const char* part : {"queued", "write", "commit", "wal_catchup"}) {
+    EXPECT_NE(metrics.find(std::string("relais_journal_batch_seconds_count{part=\"") + part +
+                           "\"} " + batches + "\n"),
+              std::string::npos)
+        << part << "\n"
+        << metrics;
+  }
   EXPECT_NE(HttpGet(broker_->metrics_port(), "/healthz").find("200"), std::string::npos);
 }
 
