@@ -22,8 +22,10 @@ base::Bytes EncodeDeliver(uint64_t seq, base::TimeMs received_at, uint32_t attem
 
 // The frame of a later attempt: the first attempt's, with its attempt number changed.
 std::optional<base::Bytes> WithAttempt(const base::Bytes& first, uint32_t attempt) {
-  schema::DecodeLimits limits;
+  schema::DecodeLimits limits;  // our own encoding: only its size bounds it
   limits.max_bytes = std::max<uint64_t>(limits.max_bytes, first.size());
+  limits.traversal_limit_words =
+      std::max<uint64_t>(limits.traversal_limit_words, first.size() / 8 + 1024);
   auto frame = schema::DecodeFrame(first, limits);
   if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return std::nullopt;
   auto& d = std::get<schema::Deliver>(*frame);

@@ -100,7 +100,10 @@ class DeliveryTest : public ::testing::Test {
   DeliveryTest()
       : manager_(store_, Options(), [this](const std::string& peer, base::ByteView bytes) {
           if (gone_.count(peer)) return false;
-          auto frame = schema::DecodeFrame(bytes);
+          schema::DecodeLimits limits;  // frames up to the largest event
+          limits.max_bytes = std::max<uint64_t>(limits.max_bytes, bytes.size());
+          limits.traversal_limit_words = bytes.size() / 8 + 1024;
+          auto frame = schema::DecodeFrame(bytes, limits);
           EXPECT_TRUE(frame && std::holds_alternative<schema::Deliver>(*frame));
           if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return true;
           const auto& d = std::get<schema::Deliver>(*frame);
@@ -261,6 +264,20 @@ TEST_F(DeliveryTest, ARedeliveryCarriesTheSameEventWithItsAttempt) {
     EXPECT_EQ(s.header, (base::Bytes{static_cast<uint8_t>(seq)}));
   }
   EXPECT_EQ(store_.reads, 1);  // the test's own read above: the broker read nothing
+}
+
+// An event as large as a publish may be (8 MiB) is redelivered too: re-encoding its frame with
+// the new attempt is bounded by the frame's own size, not by the decoder's default limits.
+TEST_F(DeliveryTest, ALargeEventIsRedeliveredWithItsAttempt) {
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
+  uint64_t seq = store_.Add({"assoc"});
+  schema::Envelope large = store_.Read(seq)->envelope;
+  large.body.assign(8u << 20, 0x5a);
+  manager_.Appended(seq, 0, large, {"assoc"}, 0);
+  manager_.Pump(1000);  // the first attempt timed out
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].seq, seq);
+  EXPECT_EQ(sent_[1].attempt, 2u);
 }
 
 TEST_F(DeliveryTest, OnlyTimedOutDeliveriesAreRedeliveredInSeqOrder) {
