@@ -292,17 +292,25 @@ int Run(int argc, char** argv) {
   std::fflush(stdout);
   const MachineLimits limits = MeasureLimits(args.spec.dir, 20'000, args.sqlite_batch, 1229);
   std::vector<SystemResult> systems;
+  // Each system starts with nothing left to write back from the one before: JetStream does not
+  // fsync its store, and the kernel writing it back during relais's phases made relais's
+  // fdatasync wait (an ack p99 of 59-241 ms at 1,000/s in two runs; docs/performance.md, run J).
   if (args.systems.find("jetstream") != std::string::npos) {
     std::printf("jetstream...\n");
     std::fflush(stdout);
+    ::sync();
     systems.push_back(RunJetStream(args.spec));
   }
-  if (args.systems.find("relais") != std::string::npos) systems.push_back(RunRelais(args.spec));
+  if (args.systems.find("relais") != std::string::npos) {
+    ::sync();
+    systems.push_back(RunRelais(args.spec));
+  }
   // relaisd replicating its journal to JetStream R1 / R3 (docs/scale-out.md section 9).
   for (int nodes : {1, 3}) {
     if (args.systems.find("relais+r" + std::to_string(nodes)) != std::string::npos) {
       std::printf("relais + replication to JetStream R%d...\n", nodes);
       std::fflush(stdout);
+      ::sync();
       systems.push_back(RunRelais(args.spec, nodes));
     }
   }
