@@ -80,22 +80,17 @@ void ReturnScratchSegment() { scratch_in_use = false; }
 
 base::Bytes FlattenSingleSegment(capnp::MallocMessageBuilder& builder,
                                  capnp::AnyPointer::Reader root) {
-  kj::Array<capnp::word> words;
   auto segments = builder.getSegmentsForOutput();
-  if (segments.size() == 1) {
-    return FlatSingle(segments[0]);
-  } else {
-    // One word for the root pointer plus everything it reaches.
-    uint64_t size = root.targetSize().wordCount + 1;
-    RELAIS_CHECK_MSG(size < (1u << 29), "message too large for one segment");
-    capnp::MallocMessageBuilder single(static_cast<unsigned>(size),
-                                       capnp::AllocationStrategy::FIXED_SIZE);
-    single.getRoot<capnp::AnyPointer>().set(root);
-    RELAIS_CHECK_MSG(single.getSegmentsForOutput().size() == 1, "copy did not fit one segment");
-    words = capnp::messageToFlatArray(single);
-  }
-  auto bytes = words.asBytes();
-  return base::Bytes(bytes.begin(), bytes.end());
+  if (segments.size() == 1) return FlatSingle(segments[0]);
+  // One word for the root pointer plus everything it reaches.
+  uint64_t size = root.targetSize().wordCount + 1;
+  RELAIS_CHECK_MSG(size < (1u << 29), "message too large for one segment");
+  capnp::MallocMessageBuilder single(static_cast<unsigned>(size),
+                                     capnp::AllocationStrategy::FIXED_SIZE);
+  single.getRoot<capnp::AnyPointer>().set(root);
+  auto copied = single.getSegmentsForOutput();
+  RELAIS_CHECK_MSG(copied.size() == 1, "copy did not fit one segment");
+  return FlatSingle(copied[0]);
 }
 
 }  // namespace relais::schema::internal
