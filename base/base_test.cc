@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/crash_point.h"
+#include "base/log.h"
 #include "base/status.h"
 
 namespace relais::base {
@@ -101,6 +106,51 @@ TEST(CrashPointDeathTest, AbortsOnTheArmedPassageWithAMarker) {
   (void)ArmCrashPoint("after_verify:2");
   ReachCrashPoint("after_verify");  // the first passage of two: survives
   (void)ArmCrashPoint("");
+}
+
+// Lines logged during a LogBatch reach stderr when it ends, together and in order; without a
+// batch each line is written at once.
+TEST(LogTest, ABatchWritesItsLinesWhenItEnds) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(dup2(fileno(file), STDERR_FILENO), 0);
+  auto written = [&] {
+    std::fflush(stderr);
+    std::string text;
+    std::rewind(file);
+    for (int c = std::fgetc(file); c != EOF; c = std::fgetc(file))
+      text.push_back(static_cast<char>(c));
+    return text;
+  };
+  LogInfo("alone", {{"n", 1}});
+  const std::string before = written();
+  std::string during;
+  {
+    LogBatch batch;
+    LogInfo("first", {{"n", 2}});
+    {
+      LogBatch inner;  // does not take over: the outer batch still holds the lines
+      LogInfo("second", {{"n", 3}});
+    }
+    during = written();
+  }
+  const std::string after = written();
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::fclose(file);
+  EXPECT_NE(before.find(" info alone n=1\n"), std::string::npos);
+  EXPECT_EQ(during, before);
+  ASSERT_GT(after.size(), before.size());
+  const std::string batch_lines = after.substr(before.size());
+  const size_t first = batch_lines.find(" info first n=2\n");
+  const size_t second = batch_lines.find(" info second n=3\n");
+  ASSERT_NE(first, std::string::npos);
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_LT(first, second);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #define RELAIS_BASE_BYTES_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@ namespace relais::base {
 
 using Bytes = std::vector<uint8_t>;
 using ByteView = std::span<const uint8_t>;
+// Immutable bytes with several owners: a frame handed to several connections without a copy.
+using SharedBytes = std::shared_ptr<const Bytes>;
 
 inline ByteView AsBytes(std::string_view s) {
   return ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size());

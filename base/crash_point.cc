@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/log.h"
+
 namespace relais::base {
 
 namespace {
@@ -48,6 +50,7 @@ Status ArmCrashPoint(std::string_view spec) {
 void ReachCrashPoint(std::string_view point) {
   if (g_remaining.load(std::memory_order_relaxed) <= 0 || point != g_point) return;
   if (g_remaining.fetch_sub(1) != 1) return;
+  FlushLogBatch();  // the lines this thread logged before it
   std::string line = "crash point " + g_point + " reached\n";
   (void)!write(STDERR_FILENO, line.data(), line.size());
   rlimit no_core{0, 0};

@@ -13,6 +13,19 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_mu;
+constexpr size_t kBatchFlushBytes = 64 << 10;
+// The lines held by this thread's LogBatch (its capacity is kept from one batch to the next).
+struct Batch {
+  bool active = false;
+  std::string lines;
+};
+thread_local Batch t_batch;
+
+void Write(const std::string& lines) {
+  std::lock_guard lock(g_mu);
+  std::fwrite(lines.data(), 1, lines.size(), stderr);
+  std::fflush(stderr);
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -77,9 +90,30 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
     AppendValue(line, f.value);
   }
   line.push_back('\n');
-  std::lock_guard lock(g_mu);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  if (!t_batch.active) {
+    Write(line);
+    return;
+  }
+  t_batch.lines.append(line);
+  if (t_batch.lines.size() >= kBatchFlushBytes) FlushLogBatch();
+}
+
+LogBatch::LogBatch() {
+  if (t_batch.active) return;
+  t_batch.active = true;
+  owner_ = true;
+}
+
+LogBatch::~LogBatch() {
+  if (!owner_) return;
+  FlushLogBatch();
+  t_batch.active = false;
+}
+
+void FlushLogBatch() {
+  if (t_batch.lines.empty()) return;
+  Write(t_batch.lines);
+  t_batch.lines.clear();
 }
 
 }  // namespace relais::base

@@ -38,6 +38,22 @@ struct LogField {
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 
+// While a LogBatch lives, the lines this thread logs are kept and written together when it ends
+// (or when they pass 64 KiB): one write for a loop that logs per event, instead of one per line.
+// Other threads' lines are not held back. Not nestable: an inner batch leaves the outer in charge.
+class LogBatch {
+ public:
+  LogBatch();
+  ~LogBatch();
+  LogBatch(const LogBatch&) = delete;
+  LogBatch& operator=(const LogBatch&) = delete;
+
+ private:
+  bool owner_ = false;
+};
+// Writes the lines held by this thread's LogBatch now (e.g. before the process aborts).
+void FlushLogBatch();
+
 inline void LogInfo(std::string_view event, std::initializer_list<LogField> fields = {}) {
   Log(LogLevel::kInfo, event, fields);
 }

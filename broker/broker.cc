@@ -38,9 +38,10 @@ Broker::Broker(BrokerOptions options, transport::Server& server, RegistryStore& 
       metrics_(metrics),
       engine_(engine),
       self_(self),
-      delivery_(store, options_.delivery, [this](const std::string& peer, base::ByteView frame) {
-        return SendBytes(peer, frame);
-      }) {}
+      delivery_(store, options_.delivery,
+                [this](const std::string& peer, const base::SharedBytes& frame) {
+                  return Sent(peer, server_.Send(peer, frame));
+                }) {}
 
 base::Status Broker::Run() {
   StartRecovery();
@@ -52,6 +53,7 @@ base::Status Broker::Run() {
     if (RecoveryRunnable()) timeout_ms = 0;  // replay between polls
     auto inbound = server_.Poll(timeout_ms, WakeFds(), 4096);
     if (!inbound) return std::move(inbound).error();
+    base::LogBatch log_batch;  // this pass's lines in one write, before the next Poll waits
     now_us = base::MonotonicMicros();
     for (auto& in : *inbound) HandleInbound(in, now_us);
     DrainWorkers(now_us);
@@ -434,11 +436,10 @@ void Broker::SendAck(const std::string& peer, const base::Bytes& event_id, schem
 }
 
 bool Broker::SendFrame(const std::string& peer, const schema::Frame& frame) {
-  return SendBytes(peer, schema::EncodeFrame(frame));
+  return Sent(peer, server_.Send(peer, schema::EncodeFrame(frame)));
 }
 
-bool Broker::SendBytes(const std::string& peer, base::ByteView frame) {
-  auto st = server_.Send(peer, frame);
+bool Broker::Sent(const std::string& peer, const base::Status& st) {
   if (!st) {
     if (st.error().code == "peer_gone") sessions_.erase(peer);
     return false;

@@ -138,8 +138,8 @@ class Broker {
   void SendAck(const std::string& peer, const base::Bytes& event_id, schema::AckStatus status,
                uint64_t seq, const base::Error* error, bool duplicate, int64_t received_us);
   bool SendFrame(const std::string& peer, const schema::Frame& frame);
-  // An encoded frame (a Deliver encoded once for every recipient).
-  bool SendBytes(const std::string& peer, base::ByteView frame);
+  // Whether a send went out; a connection found gone ends its session.
+  bool Sent(const std::string& peer, const base::Status& st);
   void SendError(const std::string& peer, const std::string& code, const std::string& message);
   base::Result<std::vector<std::string>> ReloadRegistry();
   void ExpireSessions(int64_t now_us);

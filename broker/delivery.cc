@@ -10,41 +10,41 @@ namespace relais::broker {
 
 namespace {
 
-base::Bytes EncodeDeliver(uint64_t seq, base::TimeMs received_at, uint32_t attempt,
-                          schema::Envelope envelope) {
+base::SharedBytes EncodeDeliver(uint64_t seq, base::TimeMs received_at, uint32_t attempt,
+                                schema::Envelope envelope) {
   schema::Deliver d;
   d.seq = seq;
   d.received_at = received_at;
   d.attempt = attempt;
   d.envelope = std::move(envelope);
-  return schema::EncodeFrame(schema::Frame(std::move(d)));
+  return std::make_shared<const base::Bytes>(schema::EncodeFrame(schema::Frame(std::move(d))));
 }
 
 // The frame of a later attempt: the first attempt's, with its attempt number changed.
-std::optional<base::Bytes> WithAttempt(const base::Bytes& first, uint32_t attempt) {
+base::SharedBytes WithAttempt(const base::Bytes& first, uint32_t attempt) {
   schema::DecodeLimits limits;  // our own encoding: only its size bounds it
   limits.max_bytes = std::max<uint64_t>(limits.max_bytes, first.size());
   limits.traversal_limit_words =
       std::max<uint64_t>(limits.traversal_limit_words, first.size() / 8 + 1024);
   auto frame = schema::DecodeFrame(first, limits);
-  if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return std::nullopt;
+  if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return nullptr;
   auto& d = std::get<schema::Deliver>(*frame);
   d.attempt = attempt;
-  return schema::EncodeFrame(*frame);
+  return std::make_shared<const base::Bytes>(schema::EncodeFrame(*frame));
 }
 
 }  // namespace
 
-const base::Bytes* DeliveryManager::FrameCache::Find(uint64_t seq) const {
+base::SharedBytes DeliveryManager::FrameCache::Find(uint64_t seq) const {
   auto it = frames_.find(seq);
-  return it == frames_.end() ? nullptr : &it->second;
+  return it == frames_.end() ? nullptr : it->second;
 }
 
-void DeliveryManager::FrameCache::Put(uint64_t seq, base::Bytes frame) {
-  bytes_ += frame.size();
-  auto [it, inserted] = frames_.try_emplace(seq, std::move(frame));
+void DeliveryManager::FrameCache::Put(uint64_t seq, base::SharedBytes frame) {
+  bytes_ += frame->size();
+  auto [it, inserted] = frames_.try_emplace(seq, frame);
   if (!inserted) {
-    bytes_ -= it->second.size();
+    bytes_ -= it->second->size();
     it->second = std::move(frame);
   }
   order_.push_back(seq);
@@ -58,7 +58,7 @@ void DeliveryManager::FrameCache::Put(uint64_t seq, base::Bytes frame) {
 void DeliveryManager::FrameCache::Erase(uint64_t seq) {
   auto it = frames_.find(seq);
   if (it == frames_.end()) return;
-  bytes_ -= it->second.size();
+  bytes_ -= it->second->size();
   frames_.erase(it);
 }
 
@@ -304,17 +304,16 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
 }
 
 bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us) {
-  const base::Bytes* first = Lookup(seq);
-  if (first == nullptr) return true;  // erased or unreadable: nothing to deliver
-  std::optional<base::Bytes> later;
+  base::SharedBytes frame = Lookup(seq);
+  if (frame == nullptr) return true;  // erased or unreadable: nothing to deliver
   if (attempt != 1) {
-    later = WithAttempt(*first, attempt);
-    if (!later) {
+    frame = WithAttempt(*frame, attempt);
+    if (frame == nullptr) {
       base::LogError("delivery_encode_failed", {{"seq", seq}});
       return true;
     }
   }
-  if (!deliver_(sub.peer, later ? *later : *first)) {
+  if (!deliver_(sub.peer, frame)) {
     sub.gone = true;
     return false;
   }
@@ -326,20 +325,19 @@ bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, in
   return true;
 }
 
-const base::Bytes* DeliveryManager::Cached(uint64_t seq) const {
-  const base::Bytes* frame = cache_.Find(seq);
+base::SharedBytes DeliveryManager::Cached(uint64_t seq) const {
+  base::SharedBytes frame = cache_.Find(seq);
   return frame != nullptr ? frame : read_ahead_.Find(seq);
 }
 
-const base::Bytes* DeliveryManager::Lookup(uint64_t seq) {
-  if (const base::Bytes* frame = Cached(seq)) return frame;
+base::SharedBytes DeliveryManager::Lookup(uint64_t seq) {
+  if (base::SharedBytes frame = Cached(seq)) return frame;
   auto read = store_.Read(seq);
   if (!read) {
     base::LogError("delivery_read_failed", {{"seq", seq}, {"code", read.error().code}});
     return nullptr;
   }
-  scratch_ = EncodeDeliver(seq, read->received_at, 1, std::move(read->envelope));
-  return &scratch_;
+  return EncodeDeliver(seq, read->received_at, 1, std::move(read->envelope));
 }
 
 int64_t DeliveryManager::Backoff(uint32_t attempt) const {

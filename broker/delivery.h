@@ -46,8 +46,9 @@ struct DeliveryOptions {
 };
 
 // Sends an encoded Deliver frame (schema::EncodeFrame) to a connection; false if the connection
-// is gone. The first attempt of an event is encoded once and the same bytes go to every recipient.
-using DeliverFn = std::function<bool(const std::string& peer, base::ByteView frame)>;
+// is gone. The first attempt of an event is encoded once and the same bytes go to every recipient
+// (shared, not copied: the frame must not change once handed over).
+using DeliverFn = std::function<bool(const std::string& peer, const base::SharedBytes& frame)>;
 
 struct DeliveryStats {
   uint64_t delivered = 0;
@@ -122,23 +123,23 @@ class DeliveryManager {
   void Prefetch(const std::vector<uint64_t>& seqs);
   // The first-attempt frame of `seq` from a cache, or read from the store (nullptr: erased or
   // unreadable).
-  const base::Bytes* Lookup(uint64_t seq);
-  const base::Bytes* Cached(uint64_t seq) const;
+  base::SharedBytes Lookup(uint64_t seq);
+  base::SharedBytes Cached(uint64_t seq) const;
   bool IsCached(uint64_t seq) const { return cache_.Contains(seq) || read_ahead_.Contains(seq); }
   // First-attempt Deliver frames by seq, bounded in count and bytes; the first put goes first.
   class FrameCache {
    public:
     FrameCache(size_t max_events, size_t max_bytes)
         : max_events_(max_events), max_bytes_(max_bytes) {}
-    const base::Bytes* Find(uint64_t seq) const;
+    base::SharedBytes Find(uint64_t seq) const;  // nullptr if not held
     bool Contains(uint64_t seq) const { return frames_.count(seq) > 0; }
-    void Put(uint64_t seq, base::Bytes frame);
+    void Put(uint64_t seq, base::SharedBytes frame);
     void Erase(uint64_t seq);
 
    private:
     const size_t max_events_;
     const size_t max_bytes_;
-    std::unordered_map<uint64_t, base::Bytes> frames_;
+    std::unordered_map<uint64_t, base::SharedBytes> frames_;
     std::deque<uint64_t> order_;  // put order; seqs erased since stay until they reach the front
     size_t bytes_ = 0;
   };
@@ -153,7 +154,6 @@ class DeliveryManager {
   std::unordered_map<std::string, std::unordered_map<uint64_t, uint32_t>> attempts_;
   FrameCache cache_;       // the newest appended events
   FrameCache read_ahead_;  // events read from the store for subscribers behind
-  base::Bytes scratch_;    // a frame read from the store outside any cache
   DeliveryStats stats_;
 };
 

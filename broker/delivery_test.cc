@@ -98,18 +98,20 @@ class FakeStore : public EventStore {
 class DeliveryTest : public ::testing::Test {
  protected:
   DeliveryTest()
-      : manager_(store_, Options(), [this](const std::string& peer, base::ByteView bytes) {
-          if (gone_.count(peer)) return false;
-          schema::DecodeLimits limits;  // frames up to the largest event
-          limits.max_bytes = std::max<uint64_t>(limits.max_bytes, bytes.size());
-          limits.traversal_limit_words = bytes.size() / 8 + 1024;
-          auto frame = schema::DecodeFrame(bytes, limits);
-          EXPECT_TRUE(frame && std::holds_alternative<schema::Deliver>(*frame));
-          if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return true;
-          const auto& d = std::get<schema::Deliver>(*frame);
-          sent_.push_back({peer, d.seq, d.attempt, d.envelope.header});
-          return true;
-        }) {}
+      : manager_(store_, Options(),
+                 [this](const std::string& peer, const base::SharedBytes& frame_bytes) {
+                   if (gone_.count(peer)) return false;
+                   const base::Bytes& bytes = *frame_bytes;
+                   schema::DecodeLimits limits;  // frames up to the largest event
+                   limits.max_bytes = std::max<uint64_t>(limits.max_bytes, bytes.size());
+                   limits.traversal_limit_words = bytes.size() / 8 + 1024;
+                   auto frame = schema::DecodeFrame(bytes, limits);
+                   EXPECT_TRUE(frame && std::holds_alternative<schema::Deliver>(*frame));
+                   if (!frame || !std::holds_alternative<schema::Deliver>(*frame)) return true;
+                   const auto& d = std::get<schema::Deliver>(*frame);
+                   sent_.push_back({peer, d.seq, d.attempt, d.envelope.header});
+                   return true;
+                 }) {}
   static DeliveryOptions Options() {
     DeliveryOptions o;
     o.ack_timeout_us = 1000;

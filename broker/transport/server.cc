@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -249,30 +250,28 @@ base::Result<std::vector<Inbound>> Server::Poll(int timeout_ms, const std::vecto
     while (out.size() < max_batch) {
       zmq::message_t id;
       if (!impl_->router.recv(id, zmq::recv_flags::dontwait)) break;
-      std::vector<zmq::message_t> parts;
-      while (true) {
-        zmq::message_t part;
-        (void)impl_->router.recv(part, zmq::recv_flags::none);
-        bool more = part.more();
-        parts.push_back(std::move(part));
-        if (!more) break;
-      }
-      if (parts.size() != 1) {
+      // Held, not copied: the Inbound points into ZeroMQ's buffer.
+      auto payload = std::make_shared<zmq::message_t>();
+      (void)impl_->router.recv(*payload, zmq::recv_flags::none);
+      if (payload->more()) {  // several parts: read them all, serve none
+        zmq::message_t rest;
+        do {
+          (void)impl_->router.recv(rest, zmq::recv_flags::none);
+        } while (rest.more());
         impl_->stats.multipart_refused.fetch_add(1);
         continue;
       }
-      zmq::message_t& payload = parts[0];
-      Inbound in;
-      in.peer = id.to_string();
-      const char* user = zmq_msg_gets(payload.handle(), "User-Id");
+      const char* user = zmq_msg_gets(payload->handle(), "User-Id");
       if (user == nullptr || *user == '\0') continue;  // not authenticated: never serve
+      if (out.empty()) out.reserve(std::min<size_t>(max_batch, 256));
+      Inbound& in = out.emplace_back();
+      in.peer = id.to_string();
       in.agency_id = user;
-      int fd = zmq_msg_get(payload.handle(), ZMQ_SRCFD);
+      int fd = zmq_msg_get(payload->handle(), ZMQ_SRCFD);
       if (fd >= 0) impl_->peer_fds[in.peer] = fd;
-      const auto* data = static_cast<const uint8_t*>(payload.data());
-      in.payload.assign(data, data + payload.size());
+      in.payload = base::ByteView(static_cast<const uint8_t*>(payload->data()), payload->size());
+      in.held = std::move(payload);
       impl_->stats.frames_in.fetch_add(1);
-      out.push_back(std::move(in));
     }
   } catch (const zmq::error_t& e) {
     return base::FailStop("transport_failed", std::string("ROUTER socket failed: ") + e.what());
@@ -280,22 +279,41 @@ base::Result<std::vector<Inbound>> Server::Poll(int timeout_ms, const std::vecto
   return out;
 }
 
-base::Status Server::Send(const std::string& peer, base::ByteView payload) {
+namespace {
+
+// Sends `message` to connection `peer` (both parts without blocking).
+base::Status SendMessage(Server::Impl& impl, const std::string& peer, zmq::message_t message) {
   try {
-    if (!impl_->router.send(zmq::buffer(peer),
-                            zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    if (!impl.router.send(zmq::buffer(peer),
+                          zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return base::RetryLater("peer_busy", "the connection's send queue is full");
     }
-    impl_->router.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::dontwait);
+    impl.router.send(message, zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH) {
-      impl_->peer_fds.erase(peer);
+      impl.peer_fds.erase(peer);
       return base::NotFound("peer_gone", "the connection is closed");
     }
     return base::RetryLater("send_failed", e.what());
   }
-  impl_->stats.frames_out.fetch_add(1);
+  impl.stats.frames_out.fetch_add(1);
   return base::Ok();
+}
+
+}  // namespace
+
+base::Status Server::Send(const std::string& peer, base::ByteView payload) {
+  return SendMessage(*impl_, peer, zmq::message_t(payload.data(), payload.size()));
+}
+
+base::Status Server::Send(const std::string& peer, base::SharedBytes payload) {
+  // The message points into the shared bytes; ZeroMQ's I/O thread drops this reference once it
+  // has encrypted them (or at once if the message is not sent).
+  auto* held = new base::SharedBytes(std::move(payload));
+  zmq::message_t message(
+      const_cast<uint8_t*>((*held)->data()), (*held)->size(),
+      [](void*, void* hint) { delete static_cast<base::SharedBytes*>(hint); }, held);
+  return SendMessage(*impl_, peer, std::move(message));
 }
 
 void Server::Cut(const std::string& peer) {

@@ -50,9 +50,10 @@ struct ServerOptions {
 };
 
 struct Inbound {
-  std::string peer;       // ROUTER routing id of the connection
-  std::string agency_id;  // authenticated by ZAP
-  base::Bytes payload;
+  std::string peer;        // ROUTER routing id of the connection
+  std::string agency_id;   // authenticated by ZAP
+  base::ByteView payload;  // the frame, in ZeroMQ's own buffer (not copied), kept by `held`
+  std::shared_ptr<const void> held;
 };
 
 // Counts for /metrics.
@@ -85,6 +86,8 @@ class Server {
   // Sends one frame to a connection. kNotFound "peer_gone" if the connection no longer exists;
   // kRetryLater "peer_busy" if its send queue is full.
   base::Status Send(const std::string& peer, base::ByteView payload);
+  // The same without copying: ZeroMQ holds `payload` until its I/O thread has encrypted it.
+  base::Status Send(const std::string& peer, base::SharedBytes payload);
 
   // Cuts a live connection (used when its agency is revoked): the TCP connection is shut down so
   // the client must handshake again, which ZAP then refuses.
