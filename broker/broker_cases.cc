@@ -51,13 +51,19 @@ void Broker::Admit(Verified v) {
   }
   case_waiting_[h.case_ref];  // the case is busy until this event is durable
   schema::Header header = std::move(v.header).value();
-  schema::Envelope kept = v.envelope;  // for the deliveries once durable
+  schema::Header for_store = header;  // the callback keeps the other
   if (from_stream) mutations->push_back(journal::FromStream{v.stream_seq});
+  // The store hands the envelope back once durable, for the deliveries: no copy is kept here.
   store_.Append(
-      std::move(v.envelope), header, std::move(mutations).value(),
-      [this, peer = std::move(v.peer), received_us = v.received_us, envelope = std::move(kept),
-       header, stream_seq = v.stream_seq, verified_us = v.verified_us,
+      std::move(v.envelope), std::move(for_store), std::move(mutations).value(),
+      [this, peer = std::move(v.peer), received_us = v.received_us, header = std::move(header),
+       stream_seq = v.stream_seq, verified_us = v.verified_us,
        handed_us = base::MonotonicMicros()](base::Result<Appended> r) mutable {
+        schema::Envelope envelope;
+        if (r && r->envelope) {
+          envelope = std::move(*r->envelope);
+          r->envelope.reset();
+        }
         committed_.Push(Committed{std::move(peer), received_us, std::move(envelope),
                                   std::move(header), std::move(r), std::nullopt, stream_seq,
                                   verified_us, handed_us, base::MonotonicMicros()});

@@ -22,6 +22,8 @@ struct Appended {
   uint64_t seq = 0;
   base::TimeMs received_at = 0;
   bool duplicate = false;  // the event id was already stored; seq is the original
+  // Append only: the envelope given to it, handed back (the caller keeps no copy meanwhile).
+  std::optional<schema::Envelope> envelope;
 };
 
 struct StoredEvent {

@@ -38,13 +38,14 @@ void JournalEventStore::Append(schema::Envelope envelope, schema::Header header,
   }
   request.envelope = std::move(envelope);
   request.header = std::move(header);
+  request.hand_back = true;
   journal_->Append(std::move(request),
                    [done = std::move(done)](base::Result<journal::AppendResult> r) {
                      if (!r) {
                        done(std::move(r).error());
                        return;
                      }
-                     done(Appended{r->seq, r->received_at, r->duplicate});
+                     done(Appended{r->seq, r->received_at, r->duplicate, std::move(r->envelope)});
                    });
 }
 
@@ -53,7 +54,7 @@ uint64_t JournalEventStore::HeadSeq() { return journal_->head_seq(); }
 base::Result<std::optional<Appended>> JournalEventStore::FindEvent(base::ByteView event_id) {
   RELAIS_ASSIGN_OR_RETURN(auto found, Checked(reader_->FindEvent(event_id)));
   if (!found) return std::optional<Appended>();
-  return std::optional<Appended>(Appended{found->seq, found->received_at, true});
+  return std::optional<Appended>(Appended{found->seq, found->received_at, true, std::nullopt});
 }
 
 base::Status JournalEventStore::Replay(

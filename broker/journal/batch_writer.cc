@@ -174,7 +174,8 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
                             "an append violated a constraint other than the "
                             "unique event id");
     }
-    AppendResult dup{static_cast<uint64_t>(find_event_.Int(0)), find_event_.Int(1), true};
+    AppendResult dup{static_cast<uint64_t>(find_event_.Int(0)), find_event_.Int(1), true,
+                     std::nullopt};
     find_event_.Reset();
     return dup;
   }
@@ -193,7 +194,7 @@ base::Result<AppendResult> BatchWriter::AppendOne(PreparedAppend& r, base::TimeM
   for (const DerivedMutation& m : r.mutations) {
     RELAIS_RETURN_IF_ERROR(derived_.Apply(context, m));
   }
-  return AppendResult{seq, received_at, false};
+  return AppendResult{seq, received_at, false, std::nullopt};
 }
 
 bool BatchWriter::CheckpointDue(base::TimeMs now) const {

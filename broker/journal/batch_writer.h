@@ -40,6 +40,10 @@ struct PreparedAppend {
   base::Bytes body;
   base::Bytes wraps;  // crypto::CanonicalWraps layout
   std::vector<DerivedMutation> mutations;
+  // AppendRequest::hand_back: the envelope's wraps, kept to give the envelope back (the other
+  // parts of the envelope are the fields above).
+  bool hand_back = false;
+  std::vector<schema::Wrap> wrap_list;
   // Another instance's event whose sealed bytes were shredded before this instance read them
   // (FromStream, no body, no wraps): stored as an erased entry (body and wraps NULL).
   bool sealed_absent = false;

@@ -23,12 +23,16 @@ struct AppendRequest {
   schema::Envelope envelope;  // header bytes exactly as signed, sealed body, wraps, digests
   schema::Header header;      // schema::DecodeHeader(envelope.header)
   std::vector<DerivedMutation> mutations;  // applied in the same transaction as the entry
+  // Give the envelope back in AppendResult::envelope once the append succeeded, so that a caller
+  // that needs it afterwards (the broker delivers it) does not keep a copy meanwhile.
+  bool hand_back = false;
 };
 
 struct AppendResult {
   uint64_t seq = 0;
   base::TimeMs received_at = 0;
   bool duplicate = false;  // the event id was already journaled: seq is the original's
+  std::optional<schema::Envelope> envelope;  // the request's, when it asked for it (hand_back)
   bool operator==(const AppendResult&) const = default;
 };
 

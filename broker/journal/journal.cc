@@ -20,6 +20,20 @@ int64_t ThreadCpuMicros() {
   return int64_t{ts.tv_sec} * 1'000'000 + ts.tv_nsec / 1000;
 }
 
+// A committed append that asked for its envelope back (AppendRequest::hand_back) gets it,
+// reassembled from the prepared fields the writer bound (moved, not copied).
+void HandBack(internal::BatchItem& item) {
+  auto* p = std::get_if<internal::PreparedAppend>(&item.op);
+  if (p == nullptr || !p->hand_back || !item.append_result || !*item.append_result) return;
+  schema::Envelope& envelope = (*item.append_result)->envelope.emplace();
+  envelope.header = std::move(p->header);
+  envelope.body = std::move(p->body);
+  envelope.wraps = std::move(p->wrap_list);
+  envelope.body_digest = std::move(p->body_digest);
+  envelope.wraps_digest = std::move(p->wraps_digest);
+  envelope.signature = std::move(p->signature);
+}
+
 }  // namespace
 
 using internal::AppendWork;
@@ -259,6 +273,7 @@ void Journal::RunBatch(std::vector<QueueItem>& items) {
     PublishHead();
     for (size_t i = 0; i < items.size(); ++i) {
       if (auto* append = std::get_if<AppendWork>(&items[i].work)) {
+        HandBack(batch[i]);
         append->done(std::move(*batch[i].append_result));
       } else {
         std::get<UpdateWork>(items[i].work).done(std::move(*batch[i].update_result));

@@ -86,6 +86,10 @@ base::Result<PreparedAppend> PrepareAppend(AppendRequest& request, bool check) {
   p.wraps_digest = std::move(env.wraps_digest);
   p.body = std::move(env.body);
   p.mutations = std::move(request.mutations);
+  if (request.hand_back) {
+    p.hand_back = true;
+    p.wrap_list = std::move(env.wraps);
+  }
   return p;
 }
 

@@ -47,6 +47,26 @@ TEST_F(JournalTest, AppendsGetConsecutiveSeqsAndAreReadableAfterTheCallback) {
   EXPECT_EQ((*stored)->kind, schema::EventKind::kReferral);
 }
 
+// An append asked to hand its envelope back returns it, whole, with its result; the others do
+// not carry one. The entry stored is the same either way.
+TEST_F(JournalTest, AnAppendHandsItsEnvelopeBackWhenAsked) {
+  auto journal = Open();
+  ASSERT_NE(journal, nullptr);
+  AppendRequest request = MakeRequest({});
+  ASSERT_FALSE(request.envelope.wraps.empty());
+  const schema::Envelope sent = request.envelope;
+  request.hand_back = true;
+  AppendResult handed = AppendOk(*journal, std::move(request));
+  ASSERT_TRUE(handed.envelope.has_value());
+  EXPECT_EQ(*handed.envelope, sent);
+  AppendResult kept = AppendOk(*journal, MakeRequest({}));
+  EXPECT_FALSE(kept.envelope.has_value());
+  auto stored = Reader()->Get(handed.seq);
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_TRUE(stored->has_value());
+  EXPECT_EQ((*stored)->envelope, sent);
+}
+
 TEST_F(JournalTest, DuplicateEventIdReturnsTheOriginalSeqAndIsNotStoredTwice) {
   auto journal = Open();
   AppendRequest request = MakeRequest({});

@@ -54,7 +54,7 @@ base::Result<std::optional<AppendResult>> JournalReader::FindEvent(base::ByteVie
   stmt.Bind(1, event_id);
   RELAIS_ASSIGN_OR_RETURN(bool row, stmt.Step("looking up an event id"));
   if (!row) return std::optional<AppendResult>();
-  AppendResult r{static_cast<uint64_t>(stmt.Int(0)), stmt.Int(1), true};
+  AppendResult r{static_cast<uint64_t>(stmt.Int(0)), stmt.Int(1), true, std::nullopt};
   stmt.Reset();
   return std::optional<AppendResult>(r);
 }
