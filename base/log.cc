@@ -78,24 +78,27 @@ bool ParseLogLevel(std::string_view name, LogLevel* out) {
 
 void Log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
   if (static_cast<int>(level) < g_level.load()) return;
-  std::string line = FormatIsoUtc(SystemClock().NowMs());
-  line.push_back(' ');
-  line.append(LevelName(level));
-  line.push_back(' ');
-  line.append(event);
+  // Formatted straight into the batch, or into this thread's reused line buffer.
+  thread_local std::string single;
+  std::string& out = t_batch.active ? t_batch.lines : single;
+  if (!t_batch.active) single.clear();
+  out.append(FormatIsoUtc(SystemClock().NowMs()));
+  out.push_back(' ');
+  out.append(LevelName(level));
+  out.push_back(' ');
+  out.append(event);
   for (const LogField& f : fields) {
-    line.push_back(' ');
-    line.append(f.key);
-    line.push_back('=');
-    AppendValue(line, f.value);
+    out.push_back(' ');
+    out.append(f.key);
+    out.push_back('=');
+    AppendValue(out, f.value);
   }
-  line.push_back('\n');
+  out.push_back('\n');
   if (!t_batch.active) {
-    Write(line);
-    return;
+    Write(single);
+  } else if (t_batch.lines.size() >= kBatchFlushBytes) {
+    FlushLogBatch();
   }
-  t_batch.lines.append(line);
-  if (t_batch.lines.size() >= kBatchFlushBytes) FlushLogBatch();
 }
 
 LogBatch::LogBatch() {

@@ -13,7 +13,8 @@ constexpr size_t kMaxCapnpDescription = 160;
 
 std::string DecodeContext::Path() const {
   std::string path;
-  for (const Step& step : path_) {
+  for (size_t i = 0; i < depth_; ++i) {
+    const Step& step = At(i);
     if (step.field == nullptr) {
       path += "[" + std::to_string(step.index) + "]";
     } else if (*step.field != '\0') {

@@ -15,6 +15,7 @@
 #include <kj/exception.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -38,9 +39,9 @@ class DecodeContext {
 
   const DecodeLimits& limits() const { return limits_; }
 
-  void Enter(const char* field) { path_.push_back(Step{field, 0}); }
-  void EnterIndex(size_t index) { path_.push_back(Step{nullptr, index}); }
-  void Leave() { path_.pop_back(); }
+  void Enter(const char* field) { Push(Step{field, 0}); }
+  void EnterIndex(size_t index) { Push(Step{nullptr, index}); }
+  void Leave() { --depth_; }
 
   // kInvalidInput "malformed", "<MessageType>: <path>: <why>".
   base::Error Fail(std::string_view why) const;
@@ -52,10 +53,27 @@ class DecodeContext {
     size_t index;
   };
   std::string Path() const;
+  // The path lives in `inline_` while it is short (every message of ours); deeper paths (a
+  // hostile nesting) continue in `deeper_`. No allocation on the usual decode.
+  static constexpr size_t kInlineSteps = 16;
+  void Push(Step step) {
+    if (depth_ < kInlineSteps) {
+      inline_[depth_] = step;
+    } else {
+      deeper_.resize(depth_ - kInlineSteps + 1);
+      deeper_.back() = step;
+    }
+    ++depth_;
+  }
+  const Step& At(size_t i) const {
+    return i < kInlineSteps ? inline_[i] : deeper_[i - kInlineSteps];
+  }
 
   const char* message_type_;
   const DecodeLimits& limits_;
-  std::vector<Step> path_;
+  std::array<Step, kInlineSteps> inline_;
+  std::vector<Step> deeper_;
+  size_t depth_ = 0;
 };
 
 enum class SizeRule {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "schema/codec.h"
+#include "schema/codec_internal.h"
 #include "schema/codec_test_util.h"
 #include "schema/envelope.capnp.h"
 #include "schema/events.capnp.h"
@@ -31,6 +32,25 @@ TEST(CodecRejectTest, EmptyInputForEveryDecoder) {
   EXPECT_TRUE(IsMalformed(DecodeRegistry(empty), {"Registry: empty input"}));
   EXPECT_TRUE(IsMalformed(DecodeSignedRegistry(empty), {"SignedRegistry: empty input"}));
   EXPECT_TRUE(IsMalformed(DecodeFrame(empty), {"Frame: empty input"}));
+}
+
+// The error names the whole path, however deep: the first steps are held inline, the deeper
+// ones beyond (a hostile nesting goes past the inline steps).
+TEST(CodecRejectTest, AnErrorNamesItsPathAtAnyDepth) {
+  DecodeLimits limits;
+  internal::DecodeContext c("Deep", limits);
+  std::string expected;
+  for (size_t i = 0; i < 40; ++i) {
+    c.Enter("f");
+    c.EnterIndex(i);
+    expected += (expected.empty() ? "f[" : ".f[") + std::to_string(i) + "]";
+  }
+  c.Enter("last");
+  c.Leave();
+  c.Leave();  // the last index
+  const std::string shorter = expected.substr(0, expected.rfind(".f["));
+  base::Error e = c.Fail("why");
+  EXPECT_EQ(e.message, "Deep: " + shorter + ".f: why");
 }
 
 TEST(CodecRejectTest, LengthNotAMultipleOfEightBytes) {
