@@ -120,8 +120,12 @@ void Broker::HandleInbound(transport::Inbound& in, int64_t now_us) {
                  [&](schema::Publish& p) { HandlePublish(peer, agency, p, now_us); },
                  [&](schema::Subscribe& s) { HandleSubscribe(peer, agency, s, now_us); },
                  [&](schema::Ack& a) {
-                   delivery_.Ack(agency, a.seq);
-                   for (uint64_t seq : a.more) delivery_.Ack(agency, seq);
+                   if (a.more.empty()) {
+                     delivery_.Ack(agency, a.seq);
+                     return;
+                   }
+                   a.more.insert(a.more.begin(), a.seq);
+                   delivery_.Ack(agency, a.more);
                  },
                  [&](schema::Nack& n) { delivery_.Nack(agency, n.seq, n.reason, now_us); },
                  [&](schema::Heartbeat&) { SendFrame(peer, schema::Heartbeat{clock_.NowMs()}); },

@@ -130,6 +130,11 @@ void DeliveryManager::Ack(const std::string& agency, uint64_t seq) {
   store_.RecordAck(agency, seq);
 }
 
+void DeliveryManager::Ack(const std::string& agency, const std::vector<uint64_t>& seqs) {
+  for (uint64_t seq : seqs) Settle(agency, seq);
+  store_.RecordAcks(agency, seqs);
+}
+
 void DeliveryManager::AckFromStream(const std::string& agency, uint64_t seq) {
   auto sub = subs_.find(agency);
   if (sub != subs_.end()) {  // not sent yet here: it never will be

@@ -72,6 +72,9 @@ class DeliveryManager {
   void Drop(const std::string& agency);
 
   void Ack(const std::string& agency, uint64_t seq);
+  // Several acknowledgements of `agency` together (an ack frame's seq and `more`): settled one by
+  // one, recorded in the store at once.
+  void Ack(const std::string& agency, const std::vector<uint64_t>& seqs);
   // An acknowledgement given on another relaisd instance (JetStream mode): the same, recorded
   // with EventStore::RecordAckFromStream.
   void AckFromStream(const std::string& agency, uint64_t seq);

@@ -105,6 +105,11 @@ class EventStore {
   // Records durably (possibly batched with other writes) that `agency` has `seq`, stamped with the
   // store's clock.
   virtual void RecordAck(const std::string& agency, uint64_t seq) = 0;
+  // The same for several seqs acknowledged together (an ack frame): one write where the store
+  // can (by default, one RecordAck each).
+  virtual void RecordAcks(const std::string& agency, const std::vector<uint64_t>& seqs) {
+    for (uint64_t seq : seqs) RecordAck(agency, seq);
+  }
   // The same for an acknowledgement given on another relaisd instance and read from the stream
   // (JetStream mode): recorded here only, never sent back.
   virtual void RecordAckFromStream(const std::string& agency, uint64_t seq) {

@@ -155,15 +155,21 @@ base::Result<std::vector<StoredEvent>> JournalEventStore::ReadMany(
 }
 
 void JournalEventStore::RecordAck(const std::string& agency, uint64_t seq) {
-  auto key = std::make_pair(agency, seq);
+  RecordAcks(agency, {seq});
+}
+
+void JournalEventStore::RecordAcks(const std::string& agency, const std::vector<uint64_t>& seqs) {
+  if (seqs.empty()) return;
   {
     std::lock_guard lock(acks_mu_);
-    acks_in_flight_.insert(key);
+    for (uint64_t seq : seqs) acks_in_flight_.emplace(agency, seq);
   }
-  journal_->Update(journal::AckDelivery{agency, seq, clock_.NowMs()}, [this, key](base::Status st) {
+  journal::AckDelivery ack{agency, seqs.front(), clock_.NowMs()};
+  ack.more.assign(seqs.begin() + 1, seqs.end());
+  journal_->Update(std::move(ack), [this, agency, seqs](base::Status st) {
     LogUpdateFailure("ack", st);
     std::lock_guard lock(acks_mu_);
-    acks_in_flight_.erase(acks_in_flight_.find(key));
+    for (uint64_t seq : seqs) acks_in_flight_.erase(acks_in_flight_.find({agency, seq}));
   });
 }
 

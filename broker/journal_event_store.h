@@ -59,6 +59,7 @@ class JournalEventStore final : public EventStore {
   base::Result<StoredEvent> Read(uint64_t seq) override;
   base::Result<std::vector<StoredEvent>> ReadMany(const std::vector<uint64_t>& seqs) override;
   void RecordAck(const std::string& agency, uint64_t seq) override;
+  void RecordAcks(const std::string& agency, const std::vector<uint64_t>& seqs) override;
   void RecordDeadLetter(const std::string& agency, uint64_t seq, uint32_t attempts,
                         const std::string& reason) override;
   base::Result<std::vector<DeadLetter>> DeadLetters() override;

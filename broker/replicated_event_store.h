@@ -56,6 +56,12 @@ class ReplicatedEventStore final : public EventStore {
     local_.RecordAck(agency, seq);
     if (replicate_acks_) forwarder_.QueueAck(agency, seq);
   }
+  void RecordAcks(const std::string& agency, const std::vector<uint64_t>& seqs) override {
+    local_.RecordAcks(agency, seqs);
+    if (replicate_acks_) {
+      for (uint64_t seq : seqs) forwarder_.QueueAck(agency, seq);
+    }
+  }
   void RecordAckFromStream(const std::string& agency, uint64_t seq) override {
     local_.RecordAck(agency, seq);
   }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/clock.h"
@@ -62,14 +63,16 @@ using DerivedMutation = std::variant<EnqueueDelivery, SetCaseState, GrantConsent
 
 // --- Delivery updates (operational state, not log events).
 
-// `agency` has acknowledged `seq`. Idempotent; acknowledging a dead letter also settles it.
-// kNotFound "no_delivery" when no delivery of `seq` to `agency` exists.
+// `agency` has acknowledged `seq` (and the seqs in `more`, acknowledged together: one request
+// for an ack frame). Idempotent; acknowledging a dead letter also settles it. Every seq is
+// updated; kNotFound "no_delivery" names the first that has no delivery to `agency`.
 // `at` (the broker's clock) is kept as the delivery's acknowledgement time: the moment the
 // recipient's system confirmed it holds the event (the first acknowledgement counts).
 struct AckDelivery {
   std::string agency;
   uint64_t seq = 0;
   base::TimeMs at = 0;
+  std::vector<uint64_t> more = {};
 };
 // Acknowledges every pending delivery to `agency` with a seq <= `seq`.
 struct AdvanceCursor {

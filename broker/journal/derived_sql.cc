@@ -151,7 +151,15 @@ base::Result<base::Status> DerivedWriter::Update(const DeliveryUpdate& update) {
         using T = std::decay_t<decltype(u)>;
         if constexpr (std::is_same_v<T, AckDelivery>) {
           ack_.Bind(1, u.agency).Bind(2, I64(u.seq)).Bind(3, u.at);
-          return UpdateOne(ack_, u.agency, u.seq, "no_delivery");
+          RELAIS_ASSIGN_OR_RETURN(base::Status status,
+                                  UpdateOne(ack_, u.agency, u.seq, "no_delivery"));
+          for (uint64_t seq : u.more) {
+            ack_.Bind(1, u.agency).Bind(2, I64(seq)).Bind(3, u.at);
+            RELAIS_ASSIGN_OR_RETURN(base::Status one,
+                                    UpdateOne(ack_, u.agency, seq, "no_delivery"));
+            if (status && !one) status = std::move(one);
+          }
+          return status;
         } else if constexpr (std::is_same_v<T, AdvanceCursor>) {
           advance_.Bind(1, u.agency).Bind(2, I64(u.seq)).Bind(3, u.at);
           RELAIS_RETURN_IF_ERROR(advance_.Run("advancing a cursor"));

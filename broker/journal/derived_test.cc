@@ -122,6 +122,29 @@ TEST_F(DerivedTest, CursorIsTheEndOfTheSettledPrefix) {
   EXPECT_EQ(*Reader()->Cursor("asso-abri"), 0u);
 }
 
+// One request acknowledges an ack frame's seqs; a seq with no delivery to the agency is named
+// in the error, and the others are acknowledged all the same.
+TEST_F(DerivedTest, OneRequestAcknowledgesSeveralSeqs) {
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 4; ++i) seqs.push_back(Event({}).seq);
+  AckDelivery ack{"siao-75", seqs[0], 1'000};
+  ack.more = {seqs[1], seqs[2]};
+  ASSERT_TRUE(Apply(ack).has_value());
+  EXPECT_EQ(*Reader()->Cursor("siao-75"), seqs[2]);
+  EXPECT_EQ(*Reader()->Pending("siao-75", 0, 10), (std::vector<uint64_t>{seqs[3]}));
+  AckDelivery with_unknown{"siao-75", seqs[3], 2'000};
+  with_unknown.more = {seqs[3] + 100, seqs[0]};
+  auto missing = Apply(with_unknown);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, "no_delivery");
+  EXPECT_NE(missing.error().message.find(std::to_string(seqs[3] + 100)), std::string::npos);
+  EXPECT_TRUE(Reader()->Pending("siao-75", 0, 10)->empty());  // seqs[3] acknowledged
+  auto rows = DeliveriesOf("siao-75");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].acked_at, 1'000);  // the first acknowledgement time is kept
+  EXPECT_EQ(rows[3].acked_at, 2'000);
+}
+
 TEST_F(DerivedTest, AttemptsAndDeadLettersAreRecorded) {
   AppendResult r = Event({});
   ASSERT_TRUE(Apply(RecordAttempt{"siao-75", r.seq, 2, 12345}).has_value());
