@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -234,6 +235,8 @@ class CaseEngine {
   base::Status Load(int64_t case_no, std::string& case_ref);
   // Marks `case_ref` used now; evicts the least recently used cases beyond the bound.
   void Touch(const std::string& case_ref);
+  // Marks `case_ref` used now (resident, most recently used), without evicting.
+  void MarkUsed(const std::string& case_ref);
   void EvictBeyondBound();
   void Evict(const std::string& case_ref);
   // Forgets the case's state and timer (no trace kept).
@@ -247,9 +250,12 @@ class CaseEngine {
   uint64_t max_applied_ = 0;  // the highest seq given to Apply
   const std::unordered_set<std::string>* pinned_ = nullptr;  // while replaying: never evicted
   bool loading_ = false;  // a case is being read back: its events were counted already
-  uint64_t tick_ = 0;
-  std::unordered_map<std::string, uint64_t> resident_;  // case ref -> tick of its last use
-  std::vector<bool> evicted_;                           // by case number: ever evicted
+  // Resident cases, least recently used first: a use moves a case to the back, an eviction
+  // takes the front (pinned cases met there go to the back). The list points at the keys.
+  using UseOrder = std::list<const std::string*>;
+  UseOrder use_order_;
+  std::unordered_map<std::string, UseOrder::iterator> resident_;
+  std::vector<bool> evicted_;  // by case number: ever evicted
   // By case number: the deadline queued in dormant_ for it (a queue entry with another time is
   // superseded and skipped).
   static constexpr base::TimeMs kNothingQueued = std::numeric_limits<base::TimeMs>::min();

@@ -27,9 +27,9 @@ void CaseEngine::BoundResidency(EventStore* store, uint64_t applied_seq, Registr
   registry_ = std::move(registry);
   applied_seq_ = applied_seq;
   // Every case with state is resident now; the oldest are evicted first, in no particular order.
-  for (const auto& [ref, c] : cases_) resident_.emplace(ref, 0);
-  for (const auto& [ref, e] : early_) resident_.emplace(ref, 0);
-  for (const auto& [ref, ids] : consents_of_case_) resident_.emplace(ref, 0);
+  for (const auto& [ref, c] : cases_) MarkUsed(ref);
+  for (const auto& [ref, e] : early_) MarkUsed(ref);
+  for (const auto& [ref, ids] : consents_of_case_) MarkUsed(ref);
   EvictBeyondBound();
 }
 
@@ -73,7 +73,7 @@ base::Status CaseEngine::Ensure(const schema::Header& h) {
 base::Status CaseEngine::EnsureCase(const std::string& case_ref) {
   if (store_ == nullptr) return base::Ok();
   if (auto it = resident_.find(case_ref); it != resident_.end()) {
-    it->second = ++tick_;
+    use_order_.splice(use_order_.end(), use_order_, it->second);
     return base::Ok();
   }
   // Not in memory: either never applied (nothing to read) or evicted.
@@ -119,8 +119,17 @@ base::Status CaseEngine::Load(int64_t case_no, std::string& case_ref) {
 }
 
 void CaseEngine::Touch(const std::string& case_ref) {
-  resident_[case_ref] = ++tick_;
+  MarkUsed(case_ref);
   EvictBeyondBound();
+}
+
+void CaseEngine::MarkUsed(const std::string& case_ref) {
+  auto [it, inserted] = resident_.try_emplace(case_ref);
+  if (inserted) {
+    it->second = use_order_.insert(use_order_.end(), &it->first);
+  } else {
+    use_order_.splice(use_order_.end(), use_order_, it->second);
+  }
 }
 
 void CaseEngine::EvictBeyondBound() {
@@ -128,23 +137,22 @@ void CaseEngine::EvictBeyondBound() {
   // pinned cases (loaded while the replay runs) do not count: they cannot be evicted.
   const size_t bound = std::max<size_t>(options_.max_resident_cases, 2);
   const size_t pinned = pinned_ != nullptr ? pinned_->size() : 0;
-  if (store_ == nullptr || resident_.size() <= bound + pinned) return;
-  // Down to 7/8 of the bound at once, so that choosing the oldest (a pass over the resident
-  // cases) is paid once per bound/8 evictions. The case used last is never among them.
-  const size_t target = std::max<size_t>(bound - bound / 8, 2);
-  std::vector<std::pair<uint64_t, const std::string*>> by_age;
-  by_age.reserve(resident_.size());
-  for (const auto& [ref, tick] : resident_) {
-    if (pinned_ == nullptr || !pinned_->count(ref)) by_age.emplace_back(tick, &ref);
+  if (store_ == nullptr) return;
+  // The least recently used go first; the case used last is at the back, never among them.
+  // A case that stays (pinned, or kept by Evict) goes to the back, so each is passed over once.
+  size_t passed = 0;
+  while (resident_.size() > bound + pinned && passed < resident_.size()) {
+    const std::string* oldest = use_order_.front();
+    if (pinned_ != nullptr && pinned_->count(*oldest)) {
+      use_order_.splice(use_order_.end(), use_order_, use_order_.begin());
+      ++passed;
+      continue;
+    }
+    const size_t before = resident_.size();
+    const std::string ref = *oldest;  // Evict erases the key it points at
+    Evict(ref);
+    if (resident_.size() == before) ++passed;  // kept (Evict moved it to the back)
   }
-  if (by_age.size() <= target) return;
-  const size_t n = by_age.size() - target;
-  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1),
-                   by_age.end());
-  std::vector<std::string> oldest;
-  oldest.reserve(n);
-  for (size_t i = 0; i < n; ++i) oldest.push_back(*by_age[i].second);
-  for (const auto& ref : oldest) Evict(ref);
 }
 
 void CaseEngine::Evict(const std::string& case_ref) {
@@ -156,7 +164,7 @@ void CaseEngine::Evict(const std::string& case_ref) {
     if (!no || *no < 0 || *no > std::numeric_limits<uint32_t>::max()) {
       // State comes from journaled entries, so the first cannot happen; the second needs four
       // billion cases. Keep the case in memory.
-      resident_[case_ref] = ++tick_;
+      MarkUsed(case_ref);
       return;
     }
   }
@@ -183,7 +191,10 @@ void CaseEngine::Drop(const std::string& case_ref) {
     timers_.erase({t->second, case_ref});
     timer_of_.erase(t);
   }
-  resident_.erase(case_ref);
+  if (auto r = resident_.find(case_ref); r != resident_.end()) {
+    use_order_.erase(r->second);
+    resident_.erase(r);
+  }
   cases_.erase(case_ref);
   early_.erase(case_ref);
   if (auto ids = consents_of_case_.find(case_ref); ids != consents_of_case_.end()) {
@@ -213,7 +224,7 @@ base::Status CaseEngine::WakeDormant(base::TimeMs now, size_t max) {
       return st;
     }
     // Not Touch: no eviction before its timers had their turn in DueTimers.
-    if (!ref.empty()) resident_[ref] = ++tick_;
+    if (!ref.empty()) MarkUsed(ref);
   }
   return base::Ok();
 }
