@@ -16,7 +16,7 @@
 #include <latch>
 #include <optional>
 #include <thread>
-#include <unordered_map>
+#include <vector>
 
 #include "adapters/sdk/envelope_builder.h"
 #include "base/clock.h"
@@ -38,26 +38,41 @@ const std::vector<std::string> kReceivers = {"assoc-1", "assoc-2", "assoc-3"};
 constexpr const char* kOffline = "assoc-offline";
 
 // Finds an event's index by 8 bytes of a random value of it (the event id's last 8, random in a
-// UUIDv7; the signature's first 8), checked against the whole value: a lookup hashes one integer
-// and builds no string. The harness's own work is counted with the clients' CPU.
+// UUIDv7; the signature's first 8), checked against the whole value: a lookup is one probe of an
+// open-addressed table and builds no string. The harness's own work is counted with the
+// clients' CPU, so it is kept small.
 class EventIndex {
  public:
   explicit EventIndex(size_t offset) : offset_(offset) {}
-  // `value` must outlive the index.
-  void Add(const base::Bytes& value, size_t i) { by_tag_.emplace(Tag(value), Entry{&value, i}); }
-  std::optional<size_t> Find(const base::Bytes& value) const {
-    if (value.size() < offset_ + 8) return std::nullopt;
-    auto [first, last] = by_tag_.equal_range(Tag(value));
-    for (auto it = first; it != last; ++it) {
-      if (*it->second.value == value) return it->second.index;
+  // Values must stay where they are while the index is used. Call Reserve(n) first.
+  void Reserve(size_t n) {
+    size_t capacity = 16;
+    while (capacity < 2 * n) capacity *= 2;
+    slots_.assign(capacity, Slot{});
+  }
+  void Add(const base::Bytes& value, size_t i) {
+    for (size_t at = Tag(value) & (slots_.size() - 1);; at = (at + 1) & (slots_.size() - 1)) {
+      if (slots_[at].value == nullptr) {
+        slots_[at] = Slot{Tag(value), &value, i};
+        return;
+      }
     }
-    return std::nullopt;
+  }
+  std::optional<size_t> Find(const base::Bytes& value) const {
+    if (value.size() < offset_ + 8 || slots_.empty()) return std::nullopt;
+    const uint64_t tag = Tag(value);
+    for (size_t at = tag & (slots_.size() - 1);; at = (at + 1) & (slots_.size() - 1)) {
+      const Slot& slot = slots_[at];
+      if (slot.value == nullptr) return std::nullopt;
+      if (slot.tag == tag && *slot.value == value) return slot.index;
+    }
   }
 
  private:
-  struct Entry {
-    const base::Bytes* value;
-    size_t index;
+  struct Slot {
+    uint64_t tag = 0;
+    const base::Bytes* value = nullptr;  // empty slot: nullptr
+    size_t index = 0;
   };
   uint64_t Tag(const base::Bytes& value) const {
     uint64_t tag = 0;
@@ -65,7 +80,7 @@ class EventIndex {
     return tag;
   }
   size_t offset_;
-  std::unordered_multimap<uint64_t, Entry> by_tag_;
+  std::vector<Slot> slots_;
 };
 
 struct Shared {
@@ -310,6 +325,8 @@ SystemResult RunRelais(const LoadSpec& spec, int stream_nodes) {
     Seal(sh, registry, me, backlog_end, total, kReceivers, text);
   }
   out.prepare_s = static_cast<double>(base::MonotonicMicros() - t) / 1e6;
+  sh.by_event_id.Reserve(total);
+  sh.by_signature.Reserve(total);
   for (size_t i = 0; i < total; ++i) {
     sh.by_event_id.Add(sh.event_ids[i], i);
     sh.by_signature.Add(sh.envelopes[i].signature, i);
