@@ -250,10 +250,9 @@ base::Result<std::vector<Inbound>> Server::Poll(int timeout_ms, const std::vecto
     while (out.size() < max_batch) {
       zmq::message_t id;
       if (!impl_->router.recv(id, zmq::recv_flags::dontwait)) break;
-      // Held, not copied: the Inbound points into ZeroMQ's buffer.
-      auto payload = std::make_shared<zmq::message_t>();
-      (void)impl_->router.recv(*payload, zmq::recv_flags::none);
-      if (payload->more()) {  // several parts: read them all, serve none
+      zmq::message_t payload;
+      (void)impl_->router.recv(payload, zmq::recv_flags::none);
+      if (payload.more()) {  // several parts: read them all, serve none
         zmq::message_t rest;
         do {
           (void)impl_->router.recv(rest, zmq::recv_flags::none);
@@ -261,16 +260,16 @@ base::Result<std::vector<Inbound>> Server::Poll(int timeout_ms, const std::vecto
         impl_->stats.multipart_refused.fetch_add(1);
         continue;
       }
-      const char* user = zmq_msg_gets(payload->handle(), "User-Id");
+      const char* user = zmq_msg_gets(payload.handle(), "User-Id");
       if (user == nullptr || *user == '\0') continue;  // not authenticated: never serve
       if (out.empty()) out.reserve(std::min<size_t>(max_batch, 256));
       Inbound& in = out.emplace_back();
       in.peer = id.to_string();
       in.agency_id = user;
-      int fd = zmq_msg_get(payload->handle(), ZMQ_SRCFD);
+      int fd = zmq_msg_get(payload.handle(), ZMQ_SRCFD);
       if (fd >= 0) impl_->peer_fds[in.peer] = fd;
-      in.payload = base::ByteView(static_cast<const uint8_t*>(payload->data()), payload->size());
-      in.held = std::move(payload);
+      const auto* data = static_cast<const uint8_t*>(payload.data());
+      in.payload.assign(data, data + payload.size());
       impl_->stats.frames_in.fetch_add(1);
     }
   } catch (const zmq::error_t& e) {

@@ -50,10 +50,11 @@ struct ServerOptions {
 };
 
 struct Inbound {
-  std::string peer;        // ROUTER routing id of the connection
-  std::string agency_id;   // authenticated by ZAP
-  base::ByteView payload;  // the frame, in ZeroMQ's own buffer (not copied), kept by `held`
-  std::shared_ptr<const void> held;
+  std::string peer;       // ROUTER routing id of the connection
+  std::string agency_id;  // authenticated by ZAP
+  // A copy of the frame: ZeroMQ's own buffer is not word-aligned, a vector is, so the decoder
+  // reads the copy in place (one copy either way).
+  base::Bytes payload;
 };
 
 // Counts for /metrics.
