@@ -98,6 +98,12 @@ void AppendLengthPrefixed(Bytes& out, ByteView b) {
 }
 
 std::string FormatIsoUtc(TimeMs t) {
+  std::string out;
+  AppendIsoUtc(out, t);
+  return out;
+}
+
+void AppendIsoUtc(std::string& out, TimeMs t) {
   int64_t secs = t >= 0 ? t / 1000 : (t - 999) / 1000;
   int ms = static_cast<int>(t - secs * 1000);
   time_t tt = static_cast<time_t>(secs);
@@ -107,7 +113,7 @@ std::string FormatIsoUtc(TimeMs t) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm_utc.tm_year + 1900,
                 tm_utc.tm_mon + 1, tm_utc.tm_mday, tm_utc.tm_hour, tm_utc.tm_min, tm_utc.tm_sec,
                 ms);
-  return buf;
+  out.append(buf);
 }
 
 Result<TimeMs> ParseIsoTime(std::string_view text) {

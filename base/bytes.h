@@ -39,6 +39,8 @@ void AppendLengthPrefixed(Bytes& out, ByteView b);
 
 // "2026-11-25T18:07:43.123Z" for a TimeMs.
 std::string FormatIsoUtc(TimeMs t);
+// The same, appended to `out` (no allocation once `out` has room).
+void AppendIsoUtc(std::string& out, TimeMs t);
 // Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS[.mmm]]" with "Z" or "+hh:mm"/"-hh:mm" offset
 // (no offset: UTC). Anything else is kInvalidInput "bad_date" naming what was wrong.
 Result<TimeMs> ParseIsoTime(std::string_view text);

@@ -82,7 +82,7 @@ void Log(LogLevel level, std::string_view event, std::initializer_list<LogField>
   thread_local std::string single;
   std::string& out = t_batch.active ? t_batch.lines : single;
   if (!t_batch.active) single.clear();
-  out.append(FormatIsoUtc(SystemClock().NowMs()));
+  AppendIsoUtc(out, SystemClock().NowMs());
   out.push_back(' ');
   out.append(LevelName(level));
   out.push_back(' ');

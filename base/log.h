@@ -26,6 +26,7 @@ struct LogField {
   LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
   LogField(std::string_view k, const char* v) : key(k), value(v) {}
   LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  LogField(std::string_view k, std::string&& v) : key(k), value(std::move(v)) {}
   LogField(std::string_view k, int64_t v) : key(k), value(std::to_string(v)) {}
   LogField(std::string_view k, uint64_t v) : key(k), value(std::to_string(v)) {}
   LogField(std::string_view k, int v) : key(k), value(std::to_string(v)) {}

@@ -94,8 +94,10 @@ std::vector<int> Broker::WakeFds() {
 }
 
 void Broker::DrainWorkers(int64_t now_us) {
-  for (auto& v : verified_.Drain()) HandleVerified(std::move(v));
-  for (auto& c : committed_.Drain()) HandleCommitted(c, now_us);
+  verified_.DrainInto(verified_batch_);
+  for (auto& v : verified_batch_) HandleVerified(std::move(v));
+  committed_.DrainInto(committed_batch_);
+  for (auto& c : committed_batch_) HandleCommitted(c, now_us);
   if (ingester_ != nullptr && !stop_.load()) {
     for (auto& r : ingester_->records().Drain()) HandleIngested(std::move(r), now_us);
   }

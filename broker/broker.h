@@ -7,7 +7,6 @@
 #define RELAIS_BROKER_BROKER_H_
 
 #include <atomic>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -159,7 +158,7 @@ class Broker {
   const crypto::AgencyIdentity& self_;
   DeliveryManager delivery_;
   // Cases with an event being journaled; later events of the same case wait here.
-  std::unordered_map<std::string, std::deque<Verified>> case_waiting_;
+  std::unordered_map<std::string, std::vector<Verified>> case_waiting_;
   // Per peer with publishes being verified: arrival numbers handed out and admitted so far, and
   // the results that came back ahead of their turn. Erased when nothing is in flight.
   struct ArrivalOrder {
@@ -173,6 +172,9 @@ class Broker {
   std::unordered_map<std::string, Session> sessions_;  // by peer
   WakeQueue<Verified> verified_;
   WakeQueue<Committed> committed_;
+  // The last batches drained from them, handed back to the queues at the next drain.
+  std::vector<Verified> verified_batch_;
+  std::vector<Committed> committed_batch_;
   IngestSource* ingester_ = nullptr;
   // Other instances' events handed to the journal and not committed yet (by event id), with the
   // acknowledgements read meanwhile for them (agency, stream seq): applied once the event has

@@ -102,7 +102,7 @@ void Broker::AfterCommit(Committed& c, int64_t now_us) {
   }
   auto waiting = case_waiting_.find(c.header.case_ref);
   if (waiting == case_waiting_.end()) return;
-  std::deque<Verified> next = std::move(waiting->second);
+  std::vector<Verified> next = std::move(waiting->second);
   case_waiting_.erase(waiting);
   for (auto& v : next) Admit(std::move(v));
 }

@@ -74,7 +74,7 @@ base::Status DeliveryManager::Subscribe(const std::string& agency, const std::st
   auto previous = subs_.find(agency);
   if (previous != subs_.end()) {
     agency_by_peer_.erase(previous->second.peer);
-    subs_.erase(previous);
+    EndSubscription(previous);
   }
   Subscription sub;
   sub.agency = agency;
@@ -103,9 +103,24 @@ void DeliveryManager::Disconnected(const std::string& peer) {
   auto sub = subs_.find(it->second);
   if (sub != subs_.end() && sub->second.peer == peer) {
     stats_.in_flight -= sub->second.in_flight.size();
-    subs_.erase(sub);
+    EndSubscription(sub);
   }
   agency_by_peer_.erase(it);
+}
+
+void DeliveryManager::EndSubscription(std::map<std::string, Subscription>::iterator sub) {
+  if (!sub->second.in_flight.empty()) {
+    auto& attempts = attempts_[sub->first];
+    for (const auto& [seq, f] : sub->second.in_flight) attempts[seq] = f.attempt;
+  }
+  subs_.erase(sub);
+}
+
+uint32_t DeliveryManager::PriorAttempts(const std::string& agency, uint64_t seq) const {
+  auto attempts = attempts_.find(agency);
+  if (attempts == attempts_.end()) return 0;
+  auto it = attempts->second.find(seq);
+  return it != attempts->second.end() ? it->second : 0;
 }
 
 void DeliveryManager::Drop(const std::string& agency) {
@@ -223,7 +238,7 @@ void DeliveryManager::PumpOne(Subscription& sub, int64_t now_us) {
         Prefetch(next);
       }
       sub.live.pop_front();
-      if (!sub.in_flight.count(seq)) Send(sub, seq, attempts_[sub.agency][seq] + 1, now_us);
+      if (!sub.in_flight.count(seq)) Send(sub, seq, PriorAttempts(sub.agency, seq) + 1, now_us);
       continue;
     }
     if (sub.caught_up) break;
@@ -295,7 +310,9 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
       store_.RecordDeadLetter(sub.agency, seq, attempt, reason);
       EraseInFlight(sub, seq);
       sub.nacked.erase(seq);
-      attempts_[sub.agency].erase(seq);
+      if (auto attempts = attempts_.find(sub.agency); attempts != attempts_.end()) {
+        attempts->second.erase(seq);
+      }
       --stats_.in_flight;
       ++stats_.dead_lettered;
       base::LogWarn("dead_letter", {{"agency", sub.agency}, {"seq", seq}, {"attempts", attempt}});
@@ -324,7 +341,6 @@ bool DeliveryManager::Send(Subscription& sub, uint64_t seq, uint32_t attempt, in
   }
   RELAIS_CRASH_POINT("during_delivery");
   AddInFlight(sub, seq, InFlight{attempt, now_us + Backoff(attempt)});
-  attempts_[sub.agency][seq] = attempt;
   ++stats_.in_flight;
   ++stats_.delivered;
   return true;

@@ -117,6 +117,10 @@ class DeliveryManager {
   // Forgets `seq` as in flight, naked or being retried for `agency` (an acknowledgement).
   void Settle(const std::string& agency, uint64_t seq);
   void AddInFlight(Subscription& sub, uint64_t seq, InFlight f);
+  // Erases a subscription, keeping the attempt numbers of its deliveries in flight.
+  void EndSubscription(std::map<std::string, Subscription>::iterator sub);
+  // Attempts made before the current subscription (0 if none).
+  uint32_t PriorAttempts(const std::string& agency, uint64_t seq) const;
   bool EraseInFlight(Subscription& sub, uint64_t seq);
   void PumpOne(Subscription& sub, int64_t now_us);
   bool Send(Subscription& sub, uint64_t seq, uint32_t attempt, int64_t now_us);
@@ -153,7 +157,9 @@ class DeliveryManager {
   DeliverFn deliver_;
   std::map<std::string, Subscription> subs_;  // by agency
   std::unordered_map<std::string, std::string> agency_by_peer_;
-  // agency -> seq -> attempts so far; survives reconnects, not broker restarts.
+  // agency -> seq -> attempts so far of a delivery that was in flight when its subscription
+  // ended (a delivery in flight carries its own in InFlight): survives reconnects, not broker
+  // restarts. Erased when the delivery is acknowledged, dead-lettered or rescanned.
   std::unordered_map<std::string, std::unordered_map<uint64_t, uint32_t>> attempts_;
   FrameCache cache_;       // the newest appended events
   FrameCache read_ahead_;  // events read from the store for subscribers behind

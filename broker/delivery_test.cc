@@ -324,6 +324,23 @@ TEST_F(DeliveryTest, NewSubscriptionTakesOverUnackedDeliveries) {
   EXPECT_EQ(sent_[2].attempt, 2u);  // attempts survive the reconnect
 }
 
+TEST_F(DeliveryTest, AttemptsSurviveADisconnect) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));
+  manager_.Pump(1000);  // attempt 1 timed out: attempt 2 in flight
+  ASSERT_EQ(sent_.size(), 2u);
+  manager_.Disconnected("p1");
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p2", Sub(10), 2000));
+  ASSERT_EQ(SentSeqs(), (std::vector<uint64_t>{1, 1, 1, 2}));
+  EXPECT_EQ(sent_[2].peer, "p2");
+  EXPECT_EQ(sent_[2].attempt, 3u);  // counted on from before the disconnect
+  EXPECT_EQ(sent_[3].attempt, 1u);  // never sent before
+  manager_.Pump(2000 + 4000);       // attempt 3 timed out (4000 us backoff): the last allowed
+  manager_.Pump(2000 + 4000 + 8000);
+  EXPECT_EQ(manager_.Stats().dead_lettered, 1u);
+}
+
 TEST_F(DeliveryTest, FromNowSkipsBacklogAndFromSeqSkipsOlder) {
   store_.Add({"assoc"});
   store_.Add({"assoc"});

@@ -106,9 +106,8 @@ base::Result<std::vector<uint64_t>> JournalEventStore::Pending(const std::string
   std::set<uint64_t> acking;
   {
     std::lock_guard lock(acks_mu_);
-    for (auto it = acks_in_flight_.lower_bound({agency, after + 1});
-         it != acks_in_flight_.end() && it->first == agency; ++it) {
-      acking.insert(it->second);
+    if (auto of = acks_in_flight_.find(agency); of != acks_in_flight_.end()) {
+      acking.insert(of->second.lower_bound(after + 1), of->second.end());
     }
   }
   // Page until `limit` survive the filter or the store has no more, so that a short result
@@ -162,14 +161,16 @@ void JournalEventStore::RecordAcks(const std::string& agency, const std::vector<
   if (seqs.empty()) return;
   {
     std::lock_guard lock(acks_mu_);
-    for (uint64_t seq : seqs) acks_in_flight_.emplace(agency, seq);
+    std::multiset<uint64_t>& of = acks_in_flight_[agency];
+    of.insert(seqs.begin(), seqs.end());
   }
   journal::AckDelivery ack{agency, seqs.front(), clock_.NowMs()};
   ack.more.assign(seqs.begin() + 1, seqs.end());
   journal_->Update(std::move(ack), [this, agency, seqs](base::Status st) {
     LogUpdateFailure("ack", st);
     std::lock_guard lock(acks_mu_);
-    for (uint64_t seq : seqs) acks_in_flight_.erase(acks_in_flight_.find({agency, seq}));
+    std::multiset<uint64_t>& of = acks_in_flight_.find(agency)->second;
+    for (uint64_t seq : seqs) of.erase(of.find(seq));
   });
 }
 

@@ -7,9 +7,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <utility>
 
 #include "base/clock.h"
@@ -85,9 +87,10 @@ class JournalEventStore final : public EventStore {
   std::function<void(const base::Error&)> on_corruption_;
   // Acks handed to the journal writer but not yet committed. Pending() must not return them:
   // it copies this set *before* reading, so an ack committed after the read's snapshot is still
-  // in the copy (it is erased only after its commit).
+  // in the copy (it is erased only after its commit). By agency; an agency's entry stays once
+  // made (one per subscribing agency), so an ack copies no name.
   std::mutex acks_mu_;
-  std::multiset<std::pair<std::string, uint64_t>> acks_in_flight_;
+  std::map<std::string, std::multiset<uint64_t>, std::less<>> acks_in_flight_;
 };
 
 // Opens (creating if needed) and verifies the journal; checkpoints are signed with the broker's

@@ -8,9 +8,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <deque>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 #include "base/check.h"
 
@@ -40,13 +40,26 @@ class WakeQueue {
     }
   }
 
-  // Takes everything queued so far (and clears the wake-up).
-  std::deque<T> Drain() {
+  // Takes everything queued so far into `out` (whatever it held is dropped) and clears the
+  // wake-up. `out` and the queue trade buffers, so once both have grown to the usual batch a push
+  // allocates nothing; a buffer grown past kKeptCapacity by a burst is given back.
+  void DrainInto(std::vector<T>& out) {
     uint64_t count;
     ssize_t n = read(fd_, &count, sizeof count);
     (void)n;
+    if (out.capacity() > kKeptCapacity) {
+      std::vector<T>().swap(out);
+    } else {
+      out.clear();
+    }
     std::lock_guard lock(mu_);
-    return std::exchange(items_, {});
+    items_.swap(out);
+  }
+
+  std::vector<T> Drain() {
+    std::vector<T> out;
+    DrainInto(out);
+    return out;
   }
 
   int Fd() const { return fd_; }
@@ -54,7 +67,8 @@ class WakeQueue {
  private:
   int fd_;
   std::mutex mu_;
-  std::deque<T> items_;
+  static constexpr size_t kKeptCapacity = 1024;
+  std::vector<T> items_;
 };
 
 }  // namespace relais::broker

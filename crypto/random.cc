@@ -20,10 +20,16 @@ base::Bytes NewEventId(base::TimeMs now) {
 }
 
 std::string FormatUuid(base::ByteView id) {
-  std::string hex = base::HexEncode(id);
-  if (hex.size() != 32) return hex;
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20);
+  if (id.size() != 16) return base::HexEncode(id);
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kDigits[id[i] >> 4]);
+    out.push_back(kDigits[id[i] & 0xf]);
+  }
+  return out;
 }
 
 base::Result<base::Bytes> ParseUuid(std::string_view text) {

@@ -54,7 +54,8 @@ thread_local bool scratch_in_use = false;
 // segment's size in words, both 32-bit little-endian), then the segment.
 base::Bytes FlatSingle(kj::ArrayPtr<const capnp::word> segment) {
   const size_t words = segment.size();
-  base::Bytes out(8 + words * sizeof(capnp::word));
+  base::Bytes out;
+  out.reserve(8 + words * sizeof(capnp::word));  // not zero-filled: both parts are copied in
   const uint32_t n = static_cast<uint32_t>(words);
   const uint8_t table[8] = {0,
                             0,
@@ -64,8 +65,9 @@ base::Bytes FlatSingle(kj::ArrayPtr<const capnp::word> segment) {
                             static_cast<uint8_t>(n >> 8),
                             static_cast<uint8_t>(n >> 16),
                             static_cast<uint8_t>(n >> 24)};
-  std::memcpy(out.data(), table, sizeof table);
-  if (words > 0) std::memcpy(out.data() + 8, segment.begin(), words * sizeof(capnp::word));
+  out.insert(out.end(), table, table + sizeof table);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(segment.begin());
+  out.insert(out.end(), bytes, bytes + words * sizeof(capnp::word));
   return out;
 }
 
