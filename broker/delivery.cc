@@ -321,7 +321,10 @@ void DeliveryManager::Redeliver(Subscription& sub, int64_t now_us) {
     EraseInFlight(sub, seq);
     --stats_.in_flight;
     ++stats_.redelivered;
-    if (!Send(sub, seq, attempt + 1, now_us)) return;
+    if (!Send(sub, seq, attempt + 1, now_us)) {
+      attempts_[sub.agency][seq] = attempt;  // its connection is gone: the count goes on later
+      return;
+    }
   }
 }
 

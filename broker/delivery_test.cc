@@ -364,6 +364,18 @@ TEST_F(DeliveryTest, VanishedConnectionEndsSubscription) {
   EXPECT_EQ(store_.State("assoc", 1), "pending");
 }
 
+TEST_F(DeliveryTest, ARedeliveryToAVanishedConnectionKeepsItsCount) {
+  store_.Add({"assoc"});
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(10), 0));  // attempt 1 goes out
+  gone_.insert("p1");
+  manager_.Pump(1000);  // attempt 2 finds the connection gone
+  EXPECT_FALSE(manager_.HasSubscription("assoc"));
+  ASSERT_TRUE(manager_.Subscribe("assoc", "p2", Sub(10), 2000));
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_EQ(sent_[1].peer, "p2");
+  EXPECT_EQ(sent_[1].attempt, 2u);
+}
+
 TEST_F(DeliveryTest, RequeuedDeadLetterIsDeliveredAgain) {
   store_.Add({"assoc"});
   ASSERT_TRUE(manager_.Subscribe("assoc", "p1", Sub(1), 0));
