@@ -214,12 +214,10 @@ base::Status ReadEnvelope(DecodeContext& c, w::Envelope::Reader r, Envelope& out
       c, "header", [&] { return r.getHeader(); }, out.header));
   RELAIS_RETURN_IF_ERROR(ReadData(
       c, "body", [&] { return r.getBody(); }, out.body));
-  out.wraps.clear();
-  RELAIS_RETURN_IF_ERROR(ReadList(
-      c, "wraps", [&] { return r.getWraps(); }, c.limits().max_recipients,
-      [&](auto list, unsigned i) -> base::Status {
+  RELAIS_RETURN_IF_ERROR(ReadListInto(
+      c, "wraps", [&] { return r.getWraps(); }, c.limits().max_recipients, out.wraps,
+      [&](auto list, unsigned i, Wrap& wrap) -> base::Status {
         w::Wrap::Reader wr = list[i];
-        Wrap& wrap = out.wraps.emplace_back();
         RELAIS_RETURN_IF_ERROR(ReadText(
             c, "agency", [&] { return wr.getAgency(); }, wrap.agency));
         RELAIS_RETURN_IF_ERROR(ReadText(

@@ -133,16 +133,18 @@ base::Status ReadStruct(DecodeContext& c, const char* field, Get&& get, ReadFn&&
   return base::Ok();
 }
 
-// Calls read_element(list, i) for each element after checking the count against max_elements.
-template <typename Get, typename ReadFn>
-base::Status ReadList(DecodeContext& c, const char* field, Get&& get, uint32_t max_elements,
-                      ReadFn&& read_element) {
+// Calls read_element(list, i) for each element after checking the count against max_elements,
+// and on_count(count) once the count has passed that check.
+template <typename Get, typename OnCount, typename ReadFn>
+base::Status ReadCountedList(DecodeContext& c, const char* field, Get&& get, uint32_t max_elements,
+                             OnCount&& on_count, ReadFn&& read_element) {
   c.Enter(field);
   auto list = get();
   if (list.size() > max_elements) {
     return c.Fail(std::to_string(list.size()) + " elements exceed the limit of " +
                   std::to_string(max_elements));
   }
+  on_count(list.size());
   for (unsigned i = 0; i < list.size(); ++i) {
     c.EnterIndex(i);
     RELAIS_RETURN_IF_ERROR(read_element(list, i));
@@ -152,25 +154,41 @@ base::Status ReadList(DecodeContext& c, const char* field, Get&& get, uint32_t m
   return base::Ok();
 }
 
+template <typename Get, typename ReadFn>
+base::Status ReadList(DecodeContext& c, const char* field, Get&& get, uint32_t max_elements,
+                      ReadFn&& read_element) {
+  return ReadCountedList(
+      c, field, get, max_elements, [](size_t) {}, read_element);
+}
+
+// The same into `out` (cleared first, then sized once for the checked count): calls
+// read_element(list, i, element) on a new element at the back of `out`.
+template <typename Get, typename T, typename ReadFn>
+base::Status ReadListInto(DecodeContext& c, const char* field, Get&& get, uint32_t max_elements,
+                          std::vector<T>& out, ReadFn&& read_element) {
+  out.clear();
+  return ReadCountedList(
+      c, field, get, max_elements, [&](size_t count) { out.reserve(count); },
+      [&](auto list, unsigned i) { return read_element(list, i, out.emplace_back()); });
+}
+
 template <typename Get>
 base::Status ReadTextList(DecodeContext& c, const char* field, Get&& get, uint32_t max_elements,
                           std::vector<std::string>& out) {
-  out.clear();
-  return ReadList(c, field, get, max_elements, [&](auto list, unsigned i) {
-    out.emplace_back();
-    return ReadText(
-        c, "", [&] { return list[i]; }, out.back());
-  });
+  return ReadListInto(c, field, get, max_elements, out,
+                      [&](auto list, unsigned i, std::string& element) {
+                        return ReadText(
+                            c, "", [&] { return list[i]; }, element);
+                      });
 }
 
 template <typename CppEnum, typename Get>
 base::Status ReadEnumList(DecodeContext& c, const char* field, Get&& get, int count,
                           std::vector<CppEnum>& out) {
-  out.clear();
-  return ReadList(c, field, get, c.limits().max_list_elements, [&](auto list, unsigned i) {
-    out.emplace_back();
-    return ReadEnum(c, "", list[i], count, out.back());
-  });
+  return ReadListInto(c, field, get, c.limits().max_list_elements, out,
+                      [&](auto list, unsigned i, CppEnum& element) {
+                        return ReadEnum(c, "", list[i], count, element);
+                      });
 }
 
 // Added to the input's size in words to cap the traversal limit: insurance against accounting
