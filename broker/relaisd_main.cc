@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/crash_point.h"
 #include "base/log.h"
+#include "broker/allocator.h"
 #include "broker/broker.h"
 #include "broker/jetstream/jetstream_case_keys.h"
 #include "broker/jetstream/jetstream_stream_log.h"
@@ -301,7 +302,8 @@ int Serve(const Config& c) {
                                   {"journal", c.journal},
                                   {"head_seq", (*store)->HeadSeq()},
                                   {"metrics_port", http ? http->Port() : 0},
-                                  {"verify_threads", verifiers.Size()}});
+                                  {"verify_threads", verifiers.Size()},
+                                  {"allocator", broker::AllocatorName()}});
   base::Status st = b.Run();
   if (!st) {
     base::LogError("relaisd_failed", {{"code", st.error().code}, {"message", st.error().message}});

@@ -66,15 +66,15 @@ to the partners taking over, with the person's consent, signed and sealed end to
 package holds the broker relaisd (with its systemd unit), the relais command (keys, registry,\n\
 audit, doctor, backup), the association inbox relais-inbox and the list importer relais-import.")
 # Shared libraries the binaries link (libzmq5, libsodium23, libcapnp/libkj, libsqlite3-0,
-# libboost-program-options, libcsv3, libstdc++...) are found by dpkg-shlibdeps; passwd provides
-# useradd for the maintainer scripts.
+# libboost-program-options, libcsv3, libjemalloc2, libstdc++...) are found by dpkg-shlibdeps;
+# passwd provides useradd for the maintainer scripts.
 find_program(RELAIS_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(RELAIS_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "passwd, libzmq5, libsodium23, libcapnp-0.9.2, libsqlite3-0, libboost-program-options1.74.0, libcsv3, libstdc++6, libc6")
+      "passwd, libzmq5, libsodium23, libcapnp-0.9.2, libsqlite3-0, libboost-program-options1.74.0, libcsv3, libjemalloc2, libstdc++6, libc6")
 endif()
 # JetStream mode runs nats-server (relais-nats@.service); the embedded default does not need it.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "nats-server")

@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev libsodium-dev libsqlite3-dev sqlite3
-  libboost-program-options-dev libgtest-dev googletest libbenchmark-dev
+  libboost-program-options-dev libjemalloc-dev libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   libcpp-httplib-dev libcsv-dev nats-server libnats-dev nlohmann-json3-dev
   chromium chromium-driver fonts-dejavu-core

@@ -376,6 +376,19 @@ TEST_F(BrokerTest, NonReceiverSubscriptionIsRefused) {
   EXPECT_EQ(d.error().code, "not_a_receiver");
 }
 
+TEST_F(BrokerTest, TheReadyLineNamesTheAllocatorRelaisdRunsOn) {
+  const std::string log = broker_->process()->Log();
+  const size_t ready = log.find("relaisd_ready");
+  ASSERT_NE(ready, std::string::npos) << log;
+  const std::string line = log.substr(ready, log.find('\n', ready) - ready);
+#ifdef RELAIS_EXPECT_JEMALLOC
+  // The version string comes from the jemalloc library serving the allocations (mallctl).
+  EXPECT_NE(line.find("allocator=\"jemalloc 5."), std::string::npos) << line;
+#else
+  EXPECT_NE(line.find("allocator=glibc"), std::string::npos) << line;
+#endif
+}
+
 TEST_F(BrokerTest, GracefulStopAndLogsCarryNoCaseData) {
   auto hospital = Connect(hospital_);
   auto envelope = MakeReferral(*deployment_, hospital_, {"assoc-a"});

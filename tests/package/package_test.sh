@@ -66,8 +66,11 @@ ok "built $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 info=$(dpkg-deb -I "$deb") || { echo "FAIL: dpkg-deb -I" >&2; exit 1; }
 [[ $(dpkg-deb -f "$deb" Package) == relais ]] || fail "Package is not relais"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libzmq5 libsodium23 libsqlite3-0 libcapnp-0.9.2 libboost-program-options1.74.0 \
-  libcsv3 libstdc++6 passwd; do
+expected_libs=(libzmq5 libsodium23 libsqlite3-0 libcapnp-0.9.2 libboost-program-options1.74.0
+  libcsv3 libstdc++6 passwd)
+# relaisd links jemalloc unless the tree was configured with -DRELAIS_JEMALLOC=OFF.
+grep -q '^RELAIS_JEMALLOC:BOOL=ON$' "$build/CMakeCache.txt" && expected_libs+=(libjemalloc2)
+for lib in "${expected_libs[@]}"; do
   [[ ", $depends," == *", $lib"[\ ,]* ]] || fail "Depends lacks $lib: $depends"
 done
 for script in postinst prerm postrm; do
