@@ -1,8 +1,9 @@
 // Which memory allocator this relaisd runs on, for its start-up log line (`relaisd_ready`).
 //
 // relaisd links jemalloc unless it was configured with -DRELAIS_JEMALLOC=OFF or built with the
-// sanitizers (docs/performance.md, run M: glibc's malloc sorts its bins for the 1–2 KiB buffers
-// one thread allocates and another frees; jemalloc's per-thread caches do not).
+// sanitizers (docs/performance.md, run M: most of relaisd's blocks are allocated on one thread and
+// freed on another, which leaves glibc's per-thread cache empty on one side and sends both to the
+// shared arena under its lock; jemalloc handles that pattern without the lock).
 #ifndef RELAIS_BROKER_ALLOCATOR_H_
 #define RELAIS_BROKER_ALLOCATOR_H_
 
